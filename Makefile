@@ -1,0 +1,35 @@
+# Envoy Wasm Lab. Quick start: `make lab` (opens JupyterLab), `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: lab test run env doctor clean help
+
+help:
+	@echo "make lab     create the environment if needed, then open JupyterLab on the notebooks"
+	@echo "make test    create the environment if needed, then run all tests (pytest + nbval)"
+	@echo "make run     execute every notebook headlessly into build/ and print a table"
+	@echo "make doctor  show the tools the lab uses"
+	@echo "make clean   stop every process labkit started"
+
+$(STAMP): pyproject.toml scripts/setup-env.sh
+	VENV=$(VENV) scripts/setup-env.sh
+	@touch $@
+
+env: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(PYTEST_ARGS)
+
+run: $(STAMP)
+	$(VENV)/bin/labkit run
+
+doctor: $(STAMP)
+	$(VENV)/bin/labkit doctor
+
+clean:
+	@if [ -x $(VENV)/bin/labkit ]; then $(VENV)/bin/labkit clean; fi

@@ -1,0 +1,227 @@
+"""Envoy configuration from Python data, and Envoy's own validation of it.
+
+    cfg = labkit.EnvoyConfig(labkit.WasmFilter(build))
+    print(cfg.yaml())          # the bootstrap Envoy will read
+    cfg.write("envoy.yaml")    # e.g. for `func-e run -c envoy.yaml`
+    labkit.validate("envoy.yaml")
+
+The listener answers every request with a direct response, so a learner
+needs nothing but Envoy to see the filter act. Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import ConfigError
+from ._extension import Build
+from ._toolchain import find_envoy
+
+__all__ = ["WasmFilter", "EnvoyConfig", "validate", "plugin_configuration"]
+
+WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager")
+STRING_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+
+
+def plugin_configuration(value: str | dict | list | None) -> dict | None:
+    """The filter's ``configuration`` block: strings as-is, dicts/lists as JSON.
+
+    Envoy hands the plugin the ``StringValue``'s text in OnPluginStart.
+    """
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, indent=2)
+    return {"@type": STRING_TYPE, "value": text}
+
+
+@dataclass
+class WasmFilter:
+    """An HTTP Wasm filter whose code is a local ``.wasm`` file.
+
+    ``name`` is the plugin name; Envoy prefixes the plugin's log lines with it
+    (``wasm log hello: ...``).
+    """
+
+    module: Build | str | os.PathLike
+    name: str = "hello"
+    configuration: str | dict | list | None = None
+    failure_policy: str | None = None  # FAIL_CLOSED (Envoy's default), FAIL_OPEN, FAIL_RELOAD
+    root_id: str = ""
+    vm_id: str = ""
+
+    @property
+    def module_path(self) -> Path:
+        path = self.module.path if isinstance(self.module, Build) else Path(self.module)
+        return path.resolve()
+
+    def plugin(self) -> dict[str, Any]:
+        """The ``PluginConfig`` (what goes under the Wasm filter's ``config``)."""
+        plugin: dict[str, Any] = {
+            "name": self.name,
+            "root_id": self.root_id,
+            "vm_config": {
+                "vm_id": self.vm_id,
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": {"local": {"filename": str(self.module_path)}},
+            },
+        }
+        if (conf := plugin_configuration(self.configuration)) is not None:
+            plugin["configuration"] = conf
+        if self.failure_policy:
+            plugin["failure_policy"] = self.failure_policy
+        return plugin
+
+    def http_filter(self) -> dict[str, Any]:
+        return {"name": self.name, "typed_config": {"@type": WASM_TYPE, "config": self.plugin()}}
+
+
+@dataclass
+class EnvoyConfig:
+    """A single-listener Envoy: Wasm filters in front of a direct response."""
+
+    filters: list[WasmFilter] | WasmFilter = field(default_factory=list)
+    port: int = 10000
+    admin_port: int = 9901
+    body: str = "Hello world\n"
+    status: int = 200
+    node_id: str = "labkit"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.filters, WasmFilter):
+            self.filters = [self.filters]
+
+    def with_ports(self, port: int, admin_port: int) -> "EnvoyConfig":
+        return replace(self, port=port, admin_port=admin_port)
+
+    def to_dict(self) -> dict[str, Any]:
+        hcm = {
+            "@type": HCM_TYPE,
+            "stat_prefix": "ingress_http",
+            "route_config": {
+                "name": "local_route",
+                "virtual_hosts": [{
+                    "name": "local_service",
+                    "domains": ["*"],
+                    "routes": [{
+                        "match": {"prefix": "/"},
+                        "direct_response": {"status": self.status,
+                                            "body": {"inline_string": self.body}},
+                    }],
+                }],
+            },
+            "http_filters": [f.http_filter() for f in self.filters]
+            # The router must be last, and current Envoy needs its typed_config.
+            + [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}}],
+        }
+        return {
+            # ECDS and func-e want a node identity; harmless otherwise.
+            "node": {"id": self.node_id, "cluster": self.node_id},
+            "admin": {"address": _address(self.admin_port)},
+            "static_resources": {
+                "listeners": [{
+                    "name": "main",
+                    "address": _address(self.port),
+                    "filter_chains": [{"filters": [{
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": hcm,
+                    }]}],
+                }],
+            },
+        }
+
+    def yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, width=100)
+
+    def write(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.yaml())
+        return path
+
+
+def _address(port: int) -> dict:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+# ---------------------------------------------------------------- validation
+_FIXES = [
+    (r"Didn't find a registered implementation for 'envoy\.filters\.http\.router' with type URL: ''",
+     "give the router filter a typed_config: {'@type': " + ROUTER_TYPE + "} "
+     "(configs written for old Envoy versions lack it)"),
+    (r"Invalid path: (\S+)", "the Wasm module file does not exist: build the extension first, "
+     "and check the filename in the config"),
+    (r"Unable to create Wasm plugin|Plugin \S+ failed to load|Failed to load Wasm",
+     "the module failed to load or its OnPluginStart returned failure: read the `wasm log` "
+     "lines above (bad plugin configuration is the usual cause)"),
+    (r"missing import: wasi_snapshot_preview1",
+     "this Envoy is too old for modules built by Go >= 1.26: use Envoy >= 1.39 (the embedded one)"),
+    (r"has unknown fields|INVALID_ARGUMENT|Unable to parse",
+     "a field name or value is wrong at the place Envoy names; compare with the Envoy API docs"),
+    (r"cannot bind|Address already in use",
+     "a port in the config is taken: stop the other process, or let labkit pick ports"),
+]
+
+
+def explain(log: str) -> tuple[str, str | None, str]:
+    """Envoy's reason (one line), a fix if we recognise it, and the relevant log lines."""
+    important = [ln for ln in log.splitlines()
+                 if re.search(r"\]\[(critical|error)\]\[|wasm log", ln)]
+    reason = ""
+    for ln in reversed(important):
+        m = re.search(r"error (?:initializing configuration '[^']*': |`)(.+?)`?(?: initializing config.*)?$", ln)
+        if m:
+            reason = m.group(1).strip()
+            break
+    if not reason and important:
+        reason = re.sub(r"^\[[^]]*\](\[[^]]*\])*\s*(\[[^]]*\]\s*)?", "", important[-1]).strip()
+    fix = next((f for pat, f in _FIXES if re.search(pat, log)), None)
+    relevant = "\n".join(_strip_prefix(ln) for ln in (important or log.splitlines())[-12:])
+    return reason or "see the log lines", fix, relevant
+
+
+def _strip_prefix(line: str) -> str:
+    """'[ts][tid][critical][wasm] [source/...cc:626] msg' -> '[critical][wasm] msg'."""
+    m = re.match(r"^\[[^]]+\]\[\d+\]\[(\w+)\]\[(\w+)\] \[[^]]+\] ?(.*)$", line)
+    return f"[{m[1]}][{m[2]}] {m[3]}" if m else line
+
+
+def validate(config: EnvoyConfig | str | os.PathLike) -> None:
+    """Check a config with ``envoy --mode validate``; raise ConfigError with Envoy's reason.
+
+    Envoy's validation also loads the Wasm module and runs its plugin start,
+    so a module that fails to start is caught here too.
+    """
+    if isinstance(config, EnvoyConfig):
+        from ._paths import state_dir
+
+        # Named by content: the file stays for the learner to open, and
+        # concurrent validations of different configs never collide.
+        text = config.yaml()
+        path = state_dir("envoy") / f"config-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+        path.write_text(text)
+    else:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"no Envoy config at {path}", path=str(path),
+                              fix="check the path, or write one with EnvoyConfig(...).write(path)")
+    envoy = find_envoy().require()
+    out = subprocess.run([envoy, "--mode", "validate", "-c", str(path), "-l", "warning",
+                          "--component-log-level", "wasm:info"],
+                         capture_output=True, text=True, cwd=path.parent)
+    if out.returncode != 0:
+        reason, fix, relevant = explain(out.stdout + out.stderr)
+        raise ConfigError(f"Envoy rejected {path}: {reason}", path=str(path), cause=relevant,
+                          fix=fix or "correct the config at the place Envoy names")
+    print(f"✔ Envoy accepts {path.name}")

@@ -1,0 +1,425 @@
+"""Processes labkit starts: run, wait until ready, stop, and never leak.
+
+Three promises, each with its mechanism:
+
+* **Survive the Stop button.** Jupyter interrupts the kernel's whole process
+  group, so every child starts in its own session (``start_new_session``).
+* **Never outlive the kernel**, even when it is SIGKILLed (nbval does that).
+  On Linux the child asks the kernel for ``PR_SET_PDEATHSIG``: when the thread
+  that started it dies, it receives SIGTERM. Everywhere, each child carries a
+  ``LABKIT_TAG`` environment variable and a record in the registry folder, so
+  ``labkit clean`` (and the CI sweep) can find what is left.
+* **Re-running is safe.** A name is a slot: starting a process under a name
+  that is already running stops the old one first.
+
+Readiness is a *wait strategy*, in the spirit of mirakuru's executors: an
+object with a ``description`` and a ``ready()`` method. :class:`HTTPWait`,
+:class:`TCPWait` and :class:`OutputWait` cover what labkit needs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import httpx
+import psutil
+
+from ._errors import PortInUseError, ProcessExited, StartTimeout
+from ._paths import state_dir
+
+__all__ = [
+    "ManagedProcess",
+    "Wait",
+    "HTTPWait",
+    "TCPWait",
+    "OutputWait",
+    "running_processes",
+    "clean",
+    "free_port",
+    "ensure_port_free",
+]
+
+TAG_VAR = "LABKIT_TAG"
+
+
+# --------------------------------------------------------------------- waits
+class Wait(Protocol):
+    description: str
+
+    def ready(self, process: "ManagedProcess") -> bool: ...
+
+
+@dataclass
+class HTTPWait:
+    """Ready when ``url`` answers with ``status`` (and ``body`` if given)."""
+
+    url: str
+    status: int = 200
+    body: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.url} to answer {self.status}"
+
+    def ready(self, process: "ManagedProcess") -> bool:
+        try:
+            r = httpx.get(self.url, timeout=0.5)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == self.status and (self.body is None or self.body in r.text)
+
+
+@dataclass
+class TCPWait:
+    """Ready when something accepts connections on ``host:port``."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def description(self) -> str:
+        return f"{self.host}:{self.port} to accept connections"
+
+    def ready(self, process: "ManagedProcess") -> bool:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            return s.connect_ex((self.host, self.port)) == 0
+
+
+@dataclass
+class OutputWait:
+    """Ready when the process's log matches ``pattern``."""
+
+    pattern: str
+
+    @property
+    def description(self) -> str:
+        return f"a log line matching {self.pattern!r}"
+
+    def ready(self, process: "ManagedProcess") -> bool:
+        return re.search(self.pattern, process.logs()) is not None
+
+
+# --------------------------------------------------------------------- ports
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_port_free(port: int) -> None:
+    """Raise :class:`PortInUseError`, naming the holder if we know it."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            pass
+    raise PortInUseError(port, holder=_port_holder(port))
+
+
+def _port_holder(port: int) -> str | None:
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    p = psutil.Process(conn.pid)
+                    tag = p.environ().get(TAG_VAR, "")
+                    owner = f", started by labkit as '{tag.split(':')[0]}'" if tag else ""
+                    return f"{p.name()} (pid {conn.pid}{owner})"
+    except (psutil.Error, OSError):
+        pass
+    return None
+
+
+# ------------------------------------------------------------------ registry
+def _registry() -> Path:
+    return state_dir("processes")
+
+
+def _record_path(name: str) -> Path:
+    return _registry() / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".json")
+
+
+def _alive(record: dict) -> psutil.Process | None:
+    """The live process a record describes, checked by its tag (pids get reused)."""
+    try:
+        p = psutil.Process(record["pid"])
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return None
+        if p.environ().get(TAG_VAR) == record["tag"]:
+            return p
+    except (psutil.Error, OSError):
+        pass
+    return None
+
+
+def running_processes() -> list[dict]:
+    """Records of the labkit processes that are running now."""
+    out = []
+    for path in sorted(_registry().glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(record):
+            out.append(record)
+        else:
+            path.unlink(missing_ok=True)
+    return out
+
+
+def _members(pid: int, pgid: int | None) -> list[psutil.Process]:
+    """Live (non-zombie) processes of the group, or just ``pid``."""
+    procs = []
+    for p in psutil.process_iter(["status"]):
+        try:
+            if (os.getpgid(p.pid) == pgid) if pgid else (p.pid == pid):
+                if p.info["status"] != psutil.STATUS_ZOMBIE:
+                    procs.append(p)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return procs
+
+
+def _terminate_group(pid: int, pgid: int | None, timeout: float = 5.0) -> None:
+    """SIGTERM the process group (or the lone pid), then SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig) if pgid else os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:  # reap our own child so it does not linger as a zombie
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            if not _members(pid, pgid):
+                return
+            time.sleep(0.05)
+
+
+def clean(verbose: bool = True) -> list[str]:
+    """Stop every process labkit started, from any kernel. Returns their names.
+
+    Also sweeps untracked leftovers that carry the ``LABKIT_TAG`` variable.
+    """
+    stopped = []
+    for record in running_processes():
+        _terminate_group(record["pid"], record.get("pgid"))
+        _record_path(record["name"]).unlink(missing_ok=True)
+        stopped.append(f"{record['name']} (pid {record['pid']})")
+    for p in psutil.process_iter(["pid", "environ"]):
+        try:
+            tag = (p.info.get("environ") or {}).get(TAG_VAR)
+        except psutil.Error:
+            continue
+        if tag and p.pid != os.getpid():
+            try:
+                pgid = os.getpgid(p.pid)
+            except ProcessLookupError:
+                continue
+            _terminate_group(p.pid, pgid if pgid != os.getpgid(0) else None)
+            stopped.append(f"{tag.split(':')[0]} (pid {p.pid}, untracked)")
+    if verbose:
+        print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop")
+    return stopped
+
+
+# ---------------------------------------------------------------- processes
+def _die_with_parent() -> None:  # runs in the child, between fork and exec
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ManagedProcess:
+    """One named, tracked background process with a log file.
+
+    >>> p = ManagedProcess("web", ["python", "-m", "http.server", "8000"],
+    ...                    wait=TCPWait(8000))
+    >>> p.start(); ...; p.stop()
+    """
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        wait: Wait | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike | None = None,
+        timeout: float = 30.0,
+        what: str = "process",
+    ):
+        self.name = name
+        self.command = [str(c) for c in command]
+        self.wait = wait
+        self.env = env
+        self.cwd = cwd
+        self.timeout = timeout
+        self.what = what
+        self.log_path = state_dir("logs") / f"{_record_path(name).stem}.log"
+        self._popen: subprocess.Popen | None = None
+        self._tag = ""
+        self.started_at: float | None = None
+        self.ready_after: float | None = None  # seconds from spawn to ready
+
+    # -- lifecycle
+    def start(self) -> "ManagedProcess":
+        self._replace_previous()
+        self._tag = f"{self.name}:{uuid.uuid4().hex[:12]}"
+        env = {**os.environ, **(self.env or {}), TAG_VAR: self._tag}
+        log = open(self.log_path, "wb")
+        t0 = time.monotonic()
+        try:
+            self._popen = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.cwd,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except FileNotFoundError as e:
+            log.close()
+            raise ProcessExited(
+                f"could not start {self.what} '{self.name}': {e.strerror}: {self.command[0]}",
+                returncode=None,
+                fix="run `labkit doctor` to see which tool is missing",
+            ) from None
+        finally:
+            log.close()
+        self.started_at = time.time()
+        self._write_record()
+        try:
+            self._wait_until_ready(t0)
+        except BaseException:
+            # Includes KeyboardInterrupt (the Stop button): never leave a
+            # half-started process behind.
+            self.stop()
+            raise
+        self.ready_after = time.monotonic() - t0
+        return self
+
+    def _wait_until_ready(self, t0: float) -> None:
+        if self.wait is None:
+            return
+        deadline = t0 + self.timeout
+        while True:
+            code = self._popen.poll()
+            if code is not None:
+                raise ProcessExited(
+                    f"{self.what} '{self.name}' exited with code {code} while starting",
+                    returncode=code,
+                    log_tail=self.logs(tail=20),
+                )
+            if self.wait.ready(self):
+                return
+            if time.monotonic() > deadline:
+                raise StartTimeout(
+                    f"{self.what} '{self.name}' did not become ready within {self.timeout:.0f} s "
+                    f"(waited for {self.wait.description})",
+                    log_tail=self.logs(tail=20),
+                    fix="read the log lines above; raise `timeout=` if the machine is just slow",
+                )
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the process and its children. Safe to call twice."""
+        if self._popen is not None:
+            _terminate_group(self._popen.pid, self._popen.pid, timeout)
+            try:
+                self._popen.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        path = _record_path(self.name)
+        try:
+            if json.loads(path.read_text()).get("tag") == self._tag:
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> "ManagedProcess":
+        return self.start() if not self.running else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- state
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen else None
+
+    @property
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll() if self._popen else None
+
+    def logs(self, tail: int | None = None, since: int = 0) -> str:
+        """The process's output; ``tail`` keeps the last lines, ``since`` is a byte offset."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                text = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+        if tail is not None:
+            text = "\n".join(text.splitlines()[-tail:])
+        return text
+
+    def log_offset(self) -> int:
+        """Current end of the log, to pass as ``since=`` later."""
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    # -- registry
+    def _write_record(self) -> None:
+        record = {
+            "name": self.name,
+            "pid": self._popen.pid,
+            "pgid": self._popen.pid,  # own session: the pgid is its pid
+            "tag": self._tag,
+            "command": self.command,
+            "log": str(self.log_path),
+            "owner_pid": os.getpid(),
+            "started_at": self.started_at,
+        }
+        _record_path(self.name).write_text(json.dumps(record, indent=1))
+
+    def _replace_previous(self) -> None:
+        path = _record_path(self.name)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if _alive(record):
+            _terminate_group(record["pid"], record.get("pgid"))
+            print(f"labkit: stopped the previous '{self.name}' (pid {record['pid']})")
+        path.unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        state = f"running, pid {self.pid}" if self.running else "stopped"
+        return f"<{type(self).__name__} {self.name!r} {state}>"

