@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,9 +23,9 @@ from typing import Literal
 import yaml
 
 from ._envoy_config import EnvoyConfig, explain, validate
-from ._errors import ConfigError, LabError, ProcessExited, StartTimeout
+from ._errors import CheckFailed, ConfigError, LabError, ProcessExited, StartTimeout
 from ._paths import state_dir
-from ._processes import HTTPWait, ManagedProcess, ensure_port_free, free_port
+from ._processes import HTTPWait, ManagedProcess, ensure_port_free, free_port, stop_slot
 from ._toolchain import find_envoy, find_func_e
 
 __all__ = ["Envoy", "LogLine"]
@@ -65,6 +66,7 @@ class Envoy:
         runner: Runner = "envoy",
         log_level: str = "warning",
         wasm_log_level: str = "info",
+        concurrency: int = 1,
         timeout: float = 30.0,
     ):
         if runner not in ("envoy", "func-e"):
@@ -74,6 +76,7 @@ class Envoy:
         self.runner = runner
         self.log_level = log_level
         self.wasm_log_level = wasm_log_level
+        self.concurrency = concurrency
         self.timeout = timeout
         self._want_port, self._want_admin = port, admin_port
         self.port: int | None = None
@@ -114,14 +117,25 @@ class Envoy:
                 # Hot restart shares memory between Envoys with the same base id;
                 # the lab never hot-restarts, so turn it off and avoid clashes.
                 "--disable-hot-restart",
+                # Each worker thread runs its own copy of every Wasm VM: one worker
+                # keeps memory low and log lines in one thread; plenty for a lab.
+                "--concurrency", str(self.concurrency),
                 "-l", self.log_level, "--component-log-level", f"wasm:{self.wasm_log_level}"]
         if self.runner == "func-e":
             return [find_func_e().require(), "run", *args], {"ENVOY_PATH": envoy}
         return [envoy, *args], {}
 
     # ----------------------------------------------------------- lifecycle
-    def start(self, *, validate_first: bool = True) -> "Envoy":
-        """Validate the config, start Envoy and wait until it is ready."""
+    def start(self, *, validate_first: bool = False) -> "Envoy":
+        """Start Envoy and wait until its admin endpoint answers LIVE.
+
+        A config Envoy rejects raises ConfigError with Envoy's reason, the
+        same as :func:`labkit.validate` would (``validate_first`` runs that
+        check before starting, at the cost of loading the module twice).
+        """
+        # Stop the previous Envoy of this name before checking ports: a config
+        # file's fixed ports are held by that very Envoy.
+        stop_slot(self.name)
         self._prepare()
         if validate_first:
             validate(self.config_path)
@@ -132,7 +146,15 @@ class Envoy:
         try:
             self._process.start()
         except (ProcessExited, StartTimeout) as e:
-            reason, fix, relevant = explain(self._process.logs())
+            log = self._process.logs()
+            reason, fix, relevant = explain(log)
+            # Envoy reports a bind failure like a config error, but the config is
+            # fine: the address or port is the problem, so keep ProcessExited.
+            if (re.search(r"error initializing config|error `.*` initializing config", log)
+                    and "cannot bind" not in log):
+                raise ConfigError(f"Envoy rejected {self.config_path}: {reason}",
+                                  path=str(self.config_path), cause=relevant,
+                                  fix=fix or "correct the config at the place Envoy names") from None
             e.message = f"{e.message}: {reason}"
             e.cause = relevant
             e.fix = fix or e.fix or "read Envoy's log lines above"
@@ -199,6 +221,28 @@ class Envoy:
             if m and m["component"] == "wasm" and (w := _WASM.match(m["msg"])):
                 out.append(LogLine(m["time"], m["level"], w["plugin"] or "", w["msg"]))
         return out
+
+    def expect_wasm_logs(self, *messages: str, since: int = 0, timeout: float = 3.0) -> list[LogLine]:
+        """Wait until each message appears in a ``wasm log`` line after ``since``.
+
+        Envoy writes some lines (stream done, for one) just after the response,
+        hence the short wait. Raises CheckFailed naming what never appeared.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.wasm_logs(since=since)
+            missing = [m for m in messages if not any(m in line.message for line in lines)]
+            if not missing:
+                for m in messages:
+                    print(f"✔ wasm log: {m}")
+                return lines
+            if time.monotonic() > deadline:
+                seen = "\n".join(str(line) for line in lines) or "(no wasm log lines)"
+                raise CheckFailed(
+                    f"expected wasm log line(s) {missing} within {timeout:.0f} s",
+                    cause=seen,
+                    fix="check the LogInfo calls in your Go code, rebuild, and restart Envoy")
+            time.sleep(0.05)
 
     def __repr__(self) -> str:
         state = f"running on {self.url} (admin {self.admin_url}, pid {self.pid})" if self.running else "stopped"

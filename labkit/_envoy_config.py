@@ -68,15 +68,14 @@ class WasmFilter:
 
     def plugin(self) -> dict[str, Any]:
         """The ``PluginConfig`` (what goes under the Wasm filter's ``config``)."""
-        plugin: dict[str, Any] = {
-            "name": self.name,
-            "root_id": self.root_id,
-            "vm_config": {
-                "vm_id": self.vm_id,
-                "runtime": "envoy.wasm.runtime.v8",
-                "code": {"local": {"filename": str(self.module_path)}},
-            },
-        }
+        vm: dict[str, Any] = {"runtime": "envoy.wasm.runtime.v8",
+                              "code": {"local": {"filename": str(self.module_path)}}}
+        if self.vm_id:
+            vm = {"vm_id": self.vm_id, **vm}
+        plugin: dict[str, Any] = {"name": self.name}
+        if self.root_id:
+            plugin["root_id"] = self.root_id
+        plugin["vm_config"] = vm
         if (conf := plugin_configuration(self.configuration)) is not None:
             plugin["configuration"] = conf
         if self.failure_policy:
@@ -142,13 +141,25 @@ class EnvoyConfig:
         }
 
     def yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, width=100)
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
 
     def write(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.yaml())
         return path
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings (bodies, plugin configuration) as ``|`` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.rstrip("\n") or value.endswith("\n") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
 
 
 def _address(port: int) -> dict:
@@ -162,6 +173,9 @@ _FIXES = [
      "(configs written for old Envoy versions lack it)"),
     (r"Invalid path: (\S+)", "the Wasm module file does not exist: build the extension first, "
      "and check the filename in the config"),
+    (r"Missing or unknown Proxy-Wasm ABI version|Failed to load Wasm code",
+     "the file is not a Proxy-Wasm module Envoy can load: rebuild it with "
+     "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared (labkit's build() does)"),
     (r"Unable to create Wasm plugin|Plugin \S+ failed to load|Failed to load Wasm",
      "the module failed to load or its OnPluginStart returned failure: read the `wasm log` "
      "lines above (bad plugin configuration is the usual cause)"),
@@ -170,7 +184,8 @@ _FIXES = [
     (r"has unknown fields|INVALID_ARGUMENT|Unable to parse",
      "a field name or value is wrong at the place Envoy names; compare with the Envoy API docs"),
     (r"cannot bind|Address already in use",
-     "a port in the config is taken: stop the other process, or let labkit pick ports"),
+     "Envoy could not listen on an address in the config: use 127.0.0.1 and a free port "
+     "(or leave ports out and let labkit pick them)"),
 ]
 
 

@@ -146,12 +146,13 @@ class Extension:
 
     # ------------------------------------------------------------ scaffold
     def scaffold(self, *, sdk_version: str | None = None, example: str | None = None,
-                 env: dict[str, str] | None = None) -> "Extension":
+                 overwrite: bool = False, env: dict[str, str] | None = None) -> "Extension":
         """Create go.mod, download the SDK, and add a starter main.go if there is none.
 
         ``example`` starts from ``examples/<example>/main.go`` instead of the
         minimal template (how a later notebook catches up a learner who skipped
-        one). Safe to call again: existing sources are kept.
+        one). Safe to call again: existing sources are kept unless
+        ``overwrite=True`` resets main.go to the starter.
         """
         go = find_go().require()
         if self.toolchain == "tinygo":
@@ -161,13 +162,14 @@ class Extension:
         version = sdk_version or default_version
         self.path.mkdir(parents=True, exist_ok=True)
         main = self.path / "main.go"
-        if not main.exists():
+        if overwrite or not main.exists():
             main.write_text(_starter(self.toolchain, example))
-        gomod = self.path / "go.mod"
         # A fresh go.mod each time: cheap, and it repairs a learner's broken one.
-        gomod.write_text(f"module {self.name}\n\ngo 1.24\n")
+        # `go mod download` then fetches the SDK (or finds it in the module
+        # cache) and records its checksums in go.sum.
+        (self.path / "go.mod").write_text(f"module {self.name}\n\ngo 1.24\n\nrequire {sdk} {version}\n")
         (self.path / "go.sum").unlink(missing_ok=True)
-        out = _go(go, ["get", f"{sdk}@{version}"], self.path, env)
+        out = _go(go, ["mod", "download", sdk], self.path, env)
         if out.returncode != 0:
             raise _module_error(sdk, version, out.stdout, env)
         return self
@@ -206,8 +208,10 @@ class Extension:
             tmp.unlink(missing_ok=True)
             text = out.stdout + out.stderr
             diags = parse_diagnostics(text, self.path)
-            if not diags and ("go.sum" in text or "no required module provides" in text
-                              or "missing go.sum entry" in text):
+            # Go >= 1.26 reports a missing go.sum entry at the import line, as a diagnostic.
+            if (not diags and ("go.sum" in text or "no required module provides" in text
+                               or "missing go.sum entry" in text)) or (
+                    diags and all("missing go.sum entry" in d.message for d in diags)):
                 raise ModuleError("the project's Go module setup is incomplete",
                                   cause=text.strip()[-1500:],
                                   fix=f"run labkit.scaffold({self.name!r}) again to download the SDK")
@@ -228,9 +232,11 @@ class Extension:
 
 
 def scaffold(name: str, *, toolchain: Toolchain = "go", sdk_version: str | None = None,
-             example: str | None = None, env: dict[str, str] | None = None) -> Extension:
+             example: str | None = None, overwrite: bool = False,
+             env: dict[str, str] | None = None) -> Extension:
     """Create (or refresh) the project ``workspace/<name>`` and return it."""
-    return Extension(name, toolchain=toolchain).scaffold(sdk_version=sdk_version, example=example, env=env)
+    return Extension(name, toolchain=toolchain).scaffold(
+        sdk_version=sdk_version, example=example, overwrite=overwrite, env=env)
 
 
 def examples_dir() -> Path:

@@ -121,7 +121,10 @@ def curl(
     ``transport`` swaps the network for tests (e.g. ``httpx.MockTransport``).
     """
     base = target if isinstance(target, str) else target.url
-    url = base.rstrip("/") + path if path.startswith("/") else path
+    if isinstance(target, str) and path == "/" and httpx.URL(target).path not in ("", "/"):
+        url = target  # curl("http://host/stats/prometheus"): the URL as given, no "/" appended
+    else:
+        url = base.rstrip("/") + path if path.startswith("/") else path
     try:
         with httpx.Client(timeout=timeout, transport=transport) as client:
             r = client.request(method, url, headers=dict(headers or {}), content=body)

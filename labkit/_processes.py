@@ -49,9 +49,13 @@ __all__ = [
     "clean",
     "free_port",
     "ensure_port_free",
+    "stop_slot",
 ]
 
 TAG_VAR = "LABKIT_TAG"
+# The state folder of the workspace that started a process: the sweep in
+# clean() leaves other workspaces' processes (another checkout, a test run) alone.
+STATE_VAR = "LABKIT_STATE"
 
 
 # --------------------------------------------------------------------- waits
@@ -224,10 +228,14 @@ def clean(verbose: bool = True) -> list[str]:
         _terminate_group(record["pid"], record.get("pgid"))
         _record_path(record["name"]).unlink(missing_ok=True)
         stopped.append(f"{record['name']} (pid {record['pid']})")
+    ours = str(state_dir())
     for p in psutil.process_iter(["pid", "environ"]):
         try:
-            tag = (p.info.get("environ") or {}).get(TAG_VAR)
+            environ = p.info.get("environ") or {}
+            tag = environ.get(TAG_VAR)
         except psutil.Error:
+            continue
+        if environ.get(STATE_VAR, ours) != ours:
             continue
         if tag and p.pid != os.getpid():
             try:
@@ -239,6 +247,22 @@ def clean(verbose: bool = True) -> list[str]:
     if verbose:
         print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop")
     return stopped
+
+
+def stop_slot(name: str) -> None:
+    """Stop the running process registered under ``name``, if any.
+
+    A name is a slot: this is what makes re-running a notebook safe.
+    """
+    path = _record_path(name)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if _alive(record):
+        _terminate_group(record["pid"], record.get("pgid"))
+        print(f"labkit: stopped the previous '{name}' (pid {record['pid']})")
+    path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- processes
@@ -282,9 +306,9 @@ class ManagedProcess:
 
     # -- lifecycle
     def start(self) -> "ManagedProcess":
-        self._replace_previous()
+        stop_slot(self.name)
         self._tag = f"{self.name}:{uuid.uuid4().hex[:12]}"
-        env = {**os.environ, **(self.env or {}), TAG_VAR: self._tag}
+        env = {**os.environ, **(self.env or {}), TAG_VAR: self._tag, STATE_VAR: str(state_dir())}
         log = open(self.log_path, "wb")
         t0 = time.monotonic()
         try:
@@ -408,17 +432,6 @@ class ManagedProcess:
             "started_at": self.started_at,
         }
         _record_path(self.name).write_text(json.dumps(record, indent=1))
-
-    def _replace_previous(self) -> None:
-        path = _record_path(self.name)
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        if _alive(record):
-            _terminate_group(record["pid"], record.get("pgid"))
-            print(f"labkit: stopped the previous '{self.name}' (pid {record['pid']})")
-        path.unlink(missing_ok=True)
 
     def __repr__(self) -> str:
         state = f"running, pid {self.pid}" if self.running else "stopped"

@@ -1,0 +1,255 @@
+"""Envoy as a managed process: start, serve, log, stop, and fail well."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+
+import psutil
+import pytest
+import yaml
+
+import labkit
+from conftest import EXAMPLES, envoy_children, gone, names_running, unique
+
+pytestmark = pytest.mark.envoy
+
+PLUGIN_START_FAILS = """\
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() {}
+
+func init() { proxywasm.SetVMContext(&vmContext{}) }
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
+	return &pluginContext{}
+}
+
+type pluginContext struct{ types.DefaultPluginContext }
+
+func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
+	proxywasm.LogCritical("labkit-test: refusing to start")
+	return types.OnPluginStartStatusFailed
+}
+"""
+
+
+def _wait_for_log(envoy: labkit.Envoy, message_end: str, since: int = 0, polls: int = 40):
+    """Poll (up to ~2 s) for a wasm log line: Envoy logs stream-done after answering."""
+    for _ in range(polls):
+        lines = envoy.wasm_logs(since=since)
+        if any(line.message.endswith(message_end) for line in lines):
+            return lines
+        time.sleep(0.05)
+    return envoy.wasm_logs(since=since)
+
+
+def test_start_serve_log_and_stop(log_headers, envoys):
+    envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1], name="hello")))
+    assert not envoy.running and envoy.pid is None
+    assert envoy.start() is envoy
+    assert envoy.running
+    assert envoy.name in names_running()
+    assert envoy.ready_seconds is not None and envoy.ready_seconds > 0
+    assert envoy.port and envoy.admin_port and envoy.port != envoy.admin_port
+    proc = psutil.Process(envoy.pid)
+    assert "envoy" in proc.name()
+    assert str(envoy.config_path) in proc.cmdline()
+
+    r = labkit.curl(envoy)
+    assert r.status == 200
+    assert r.text == "Hello world\n"
+    assert r.headers["server"] == "envoy"
+
+    lines = _wait_for_log(envoy, " finished")
+    messages = [line.message for line in lines]
+    assert messages[:2] == ["OnHttpRequestHeaders", "OnHttpResponseHeaders"], messages
+    assert messages[2].endswith(" finished"), messages
+    assert all(line.plugin == "hello" and line.level == "info" for line in lines)
+    assert "wasm log hello: OnHttpRequestHeaders" in envoy.logs()
+
+    # A bookmark shows only what came later.
+    mark = envoy.log_offset()
+    labkit.curl(envoy, "/again")
+    later = _wait_for_log(envoy, " finished", since=mark)
+    assert [line.message for line in later][:2] == ["OnHttpRequestHeaders", "OnHttpResponseHeaders"]
+    assert len(later) == 3
+
+    pid = envoy.pid
+    envoy.stop()
+    assert not envoy.running
+    assert gone(pid)
+    assert not psutil.pid_exists(pid)
+    assert envoy.name not in names_running()
+    envoy.stop()  # twice is fine
+
+
+# Process mechanics need no Wasm filter: a filter-less Envoy starts quicker.
+def test_restart_keeps_ports(envoys):
+    envoy = envoys(labkit.EnvoyConfig()).start()
+    ports, first_pid = (envoy.port, envoy.admin_port), envoy.pid
+    labkit.curl(envoy).expect_status(200)
+    envoy.restart()
+    assert envoy.running
+    assert envoy.pid != first_pid
+    assert gone(first_pid)
+    assert (envoy.port, envoy.admin_port) == ports
+    labkit.curl(envoy).expect_status(200).expect_body("Hello world")
+
+
+def test_same_name_replaces_the_running_envoy(envoys):
+    name = unique("slot")
+    cfg = labkit.EnvoyConfig()
+    first = envoys(cfg, name=name).start()
+    first_pid = first.pid
+    second = envoys(cfg, name=name).start()
+    assert gone(first_pid)
+    assert not first.running
+    assert second.running
+    assert [r["pid"] for r in labkit.running_processes() if r["name"] == name] == [second.pid]
+    labkit.curl(second).expect_status(200)
+
+
+def test_func_e_runner(log_headers, envoys):
+    func_e = labkit.find_func_e()
+    if not func_e.ok:
+        pytest.skip(f"func-e is not usable here: {func_e.problem} (fix: {func_e.fix})")
+    envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])), runner="func-e").start()
+    assert envoy.command[:2] == [func_e.path, "run"]
+    runner = psutil.Process(envoy.pid)
+    assert "func-e" in runner.name()
+    children = runner.children(recursive=True)
+    assert any("envoy" in c.name() for c in children), children
+    labkit.curl(envoy).expect_status(200)
+    assert any(line.message == "OnHttpRequestHeaders" for line in _wait_for_log(envoy, " finished"))
+
+    envoy.stop()
+    assert gone(runner.pid)
+    for child in children:
+        assert gone(child.pid), f"func-e's child {child} outlived stop()"
+
+
+def test_port_in_use(log_headers, envoys):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])), port=port)
+        with pytest.raises(labkit.PortInUseError) as info:
+            envoy.start()
+    err = info.value
+    assert err.port == port
+    assert str(port) in err.message
+    assert "python" in err.message.lower()  # the holder is named: this test process
+    assert err.fix
+    assert not envoy.running
+    assert envoy.name not in names_running()
+    assert envoy_children() == []
+
+
+def test_module_envoy_cannot_load_is_a_config_error_at_start(tmp_path, envoys):
+    garbage = tmp_path / "garbage.wasm"
+    garbage.write_bytes(b"garbage")
+    envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(garbage, name="junk")))
+    with pytest.raises(labkit.ConfigError) as info:
+        envoy.start()  # no validation first: Envoy itself refuses while starting
+    err = info.value
+    assert "Unable to create Wasm plugin junk" in err.message  # Envoy's own reason
+    assert err.path == str(envoy.config_path)
+    assert "Failed to load Wasm code" in err.cause
+    assert "not a Proxy-Wasm module" in err.fix
+    assert envoy.pid is not None and gone(envoy.pid)
+    assert envoy.name not in names_running()
+    assert envoy_children() == []
+
+
+def test_envoy_exiting_during_start_is_reported(log_headers, tmp_path, envoys):
+    """The config is valid, but the listener cannot bind: Envoy exits while starting.
+
+    192.0.2.1 (TEST-NET-1) is not an address of this machine, so the bind fails
+    locally; nothing is sent anywhere.
+    """
+    shutil.copy(log_headers[1].path, tmp_path / "main.wasm")
+    admin, port = labkit.free_port(), labkit.free_port()
+    text = (EXAMPLES / "log-headers" / "envoy.yaml").read_text()
+    text = text.replace("port_value: 9901", f"port_value: {admin}")
+    text = text.replace("{address: 127.0.0.1, port_value: 10000}", f"{{address: 192.0.2.1, port_value: {port}}}")
+    assert "192.0.2.1" in text
+    (tmp_path / "envoy.yaml").write_text(text)
+    envoy = envoys(tmp_path / "envoy.yaml")
+    with pytest.raises(labkit.ProcessExited) as info:
+        envoy.start()
+    err = info.value
+    assert err.returncode is not None
+    assert "exited with code" in err.message
+    assert f"cannot bind '192.0.2.1:{port}'" in err.message  # Envoy's reason, from its log
+    assert "cannot bind" in err.cause  # the last log lines
+    assert "127.0.0.1" in err.fix
+    assert envoy.pid is not None and gone(envoy.pid)
+    assert envoy.name not in names_running()
+    assert envoy_children() == []
+
+
+def test_plugin_that_fails_to_start_is_a_config_error(workspace, envoys):
+    ext = labkit.scaffold("plugin-start-fails")
+    ext.write("main.go", PLUGIN_START_FAILS)
+    build = ext.build()
+    cfg = labkit.EnvoyConfig(labkit.WasmFilter(build, name="refuser"))
+
+    with pytest.raises(labkit.ConfigError) as info:
+        labkit.validate(cfg)
+    err = info.value
+    assert "refuser" in err.message  # the plugin is named
+    assert "labkit-test: refusing to start" in err.cause  # its own log line is shown
+    assert "OnPluginStart" in err.fix
+
+    envoy = envoys(cfg)
+    with pytest.raises(labkit.ConfigError, match="refuser") as info:
+        envoy.start()  # Envoy itself refuses while starting: same error as validate()
+    assert "labkit-test: refusing to start" in info.value.cause
+    assert envoy.pid is not None and gone(envoy.pid)
+    assert envoy.name not in names_running()
+    assert envoy_children() == []
+
+
+def test_yaml_file_config_starts(log_headers, envoys, tmp_path):
+    port, admin = labkit.free_port(), labkit.free_port()
+    while admin == port:
+        admin = labkit.free_port()
+    text = (EXAMPLES / "log-headers" / "envoy.yaml").read_text()
+    assert "port_value: 9901" in text and "port_value: 10000" in text
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text.replace("port_value: 9901", f"port_value: {admin}")
+                          .replace("port_value: 10000", f"port_value: {port}"))
+    shutil.copy(log_headers[1].path, tmp_path / "main.wasm")
+
+    envoy = envoys(config).start(validate_first=False)  # validation has tests of its own
+    assert (envoy.port, envoy.admin_port) == (port, admin)
+    assert envoy.config_path == config.resolve()
+    r = labkit.curl(f"http://127.0.0.1:{port}/")
+    assert r.status == 200 and r.text == "Hello world\n"
+    assert any(line.message == "OnHttpRequestHeaders" for line in _wait_for_log(envoy, " finished"))
+
+
+def test_yaml_file_without_admin_is_refused(log_headers, envoys, tmp_path):
+    d = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1]), port=labkit.free_port()).to_dict()
+    del d["admin"]
+    config = tmp_path / "no-admin.yaml"
+    config.write_text(yaml.safe_dump(d))
+    envoy = envoys(config)
+    with pytest.raises(labkit.ConfigError, match="no admin address"):
+        envoy.start()
+    assert envoy.pid is None
+
+
+def test_unknown_runner_is_refused():
+    with pytest.raises(labkit.LabError, match="unknown runner"):
+        labkit.Envoy(labkit.EnvoyConfig(), runner="docker")

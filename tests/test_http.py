@@ -1,0 +1,108 @@
+"""curl() and the checkpoint helpers, against a real Envoy running add-header."""
+
+from __future__ import annotations
+
+import pytest
+
+import labkit
+from conftest import unique
+
+pytestmark = pytest.mark.envoy
+
+
+@pytest.fixture(scope="module")
+def envoy(add_header):
+    envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter(add_header[1])), name=unique("http"))
+    envoy.start()
+    yield envoy
+    envoy.stop()
+
+
+def test_curl_and_expectations_pass(envoy, capsys):
+    r = labkit.curl(envoy, "/some/path", headers={"x-from-test": "1"})
+    assert isinstance(r, labkit.Response)
+    assert r.status == 200
+    assert r.text == "Hello world\n"
+    assert r.headers["my-new-header"] == "some-value-here"
+    assert r.request_line == "GET /some/path HTTP/1.1"
+    assert (r.expect_status(200)
+             .expect_header("my-new-header", "some-value-here")
+             .expect_header("my-new-header")
+             .expect_no_header("x-not-there")
+             .expect_body("Hello")) is r
+    printed = capsys.readouterr().out
+    assert "status is 200" in printed and "my-new-header: some-value-here" in printed
+
+
+def test_curl_by_url_and_method(envoy):
+    r = labkit.curl(envoy.url, "/x", method="POST", body="payload")
+    assert r.status == 200
+    assert r.request_line == "POST /x HTTP/1.1"
+    assert labkit.curl(f"{envoy.url}/abs").status == 200
+
+
+def test_curl_a_full_url_as_given(envoy):
+    r = labkit.curl(f"{envoy.admin_url}/stats/prometheus")
+    assert r.request_line == "GET /stats/prometheus HTTP/1.1"
+    assert r.status == 200 and "# TYPE envoy_" in r.text
+    assert labkit.curl(envoy.admin_url, "/ready").text.strip() == "LIVE"
+
+
+def test_missing_header_names_it_and_lists_the_present_ones(envoy):
+    r = labkit.curl(envoy)
+    with pytest.raises(labkit.CheckFailed) as info:
+        r.expect_header("x-absent-header", "v")
+    msg = info.value.message
+    assert "'x-absent-header'" in msg and "missing" in msg
+    present = msg.split("headers present:")[1]
+    for name in ("my-new-header", "server", "content-length", "content-type"):
+        assert name in present
+    assert info.value.fix
+    assert isinstance(info.value, AssertionError)
+
+
+def test_wrong_header_value(envoy):
+    r = labkit.curl(envoy)
+    with pytest.raises(labkit.CheckFailed) as info:
+        r.expect_header("my-new-header", "other-value")
+    assert info.value.message == (
+        "expected response header my-new-header='other-value', got my-new-header='some-value-here'")
+
+
+def test_wrong_status_and_body(envoy):
+    r = labkit.curl(envoy)
+    with pytest.raises(labkit.CheckFailed, match="expected status 404, got 200") as info:
+        r.expect_status(404)
+    assert "< HTTP/1.1 200 OK" in info.value.cause
+    with pytest.raises(labkit.CheckFailed, match="expected the body to contain 'Goodbye'"):
+        r.expect_body("Goodbye")
+    with pytest.raises(labkit.CheckFailed, match="expected no response header 'my-new-header'"):
+        r.expect_no_header("my-new-header")
+
+
+def test_verbose_looks_like_curl_v(envoy):
+    r = labkit.curl(envoy, headers={"hello": "world"})
+    text = r.verbose()
+    lines = text.splitlines()
+    assert lines[0] == "> GET / HTTP/1.1"
+    assert "> hello: world" in lines
+    assert "< HTTP/1.1 200 OK" in lines
+    assert "< my-new-header: some-value-here" in lines
+    assert lines[-1] == "Hello world"
+    assert repr(r) == text
+    assert "my-new-header" in r._repr_html_()
+
+
+def test_closed_port_is_an_http_error():
+    port = labkit.free_port()
+    with pytest.raises(labkit.HTTPError, match="could not connect") as info:
+        labkit.curl(f"http://127.0.0.1:{port}")
+    assert f"127.0.0.1:{port}" in info.value.message
+    assert info.value.fix
+
+
+def test_stopped_envoy_says_it_is_not_running(add_header):
+    envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter(add_header[1])), name=unique("never"))
+    envoy.port = labkit.free_port()
+    with pytest.raises(labkit.HTTPError, match="not running"):
+        labkit.curl(envoy)
