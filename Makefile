@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make lab     create the environment if needed, then open JupyterLab on the notebooks"
 	@echo "make test    create the environment if needed, then run all tests (pytest + nbval)"
-	@echo "make run     execute every notebook headlessly into build/ and print a table"
+	@echo "make run     execute every notebook (exercise solutions applied) into build/ and print a table"
 	@echo "make doctor  show the tools the lab uses"
 	@echo "make clean   stop every process labkit started"
 
@@ -22,11 +22,13 @@ env: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
 
+# LABKIT_SOLUTIONS=1: exercise checks run the reference solutions, so nbval
+# tests every notebook end to end (tests/test_exercises.py checks wrong answers).
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(PYTEST_ARGS)
+	LABKIT_SOLUTIONS=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(PYTEST_ARGS)
 
 run: $(STAMP)
-	$(VENV)/bin/labkit run
+	$(VENV)/bin/labkit run -p solutions=true
 
 doctor: $(STAMP)
 	$(VENV)/bin/labkit doctor

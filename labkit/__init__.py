@@ -19,6 +19,7 @@ from ._errors import (
     ConfigError,
     HTTPError,
     LabError,
+    MetricNotFound,
     ModuleError,
     PortInUseError,
     ProcessError,
@@ -37,6 +38,7 @@ from ._extension import (
     scaffold,
 )
 from ._http import Response, curl
+from ._stats import Histogram, Sample, Stats, StatsDelta
 from ._paths import workspace
 from ._processes import (
     HTTPWait,
@@ -59,14 +61,14 @@ __all__ = [
     "TINYGO_SDK_VERSION",
     # envoy
     "EnvoyConfig", "WasmFilter", "plugin_configuration", "validate", "Envoy", "LogLine",
-    # http
-    "curl", "Response",
+    # http and stats
+    "curl", "Response", "Stats", "StatsDelta", "Sample", "Histogram",
     # processes
     "ManagedProcess", "HTTPWait", "TCPWait", "OutputWait", "clean", "running_processes", "free_port",
     "workspace",
     # errors
     "LabError", "ToolchainError", "BuildError", "ModuleError", "ConfigError", "ProcessError",
-    "PortInUseError", "ProcessExited", "StartTimeout", "HTTPError", "CheckFailed",
+    "PortInUseError", "ProcessExited", "StartTimeout", "HTTPError", "MetricNotFound", "CheckFailed",
 ]
 
 from ._notebook import _autoload, load_ipython_extension  # noqa: E402

@@ -23,8 +23,9 @@ from typing import Literal
 import yaml
 
 from ._envoy_config import EnvoyConfig, explain, validate
-from ._errors import CheckFailed, ConfigError, LabError, ProcessExited, StartTimeout
+from ._errors import CheckFailed, ConfigError, HTTPError, LabError, ProcessExited, StartTimeout
 from ._paths import state_dir
+from ._stats import Stats
 from ._processes import HTTPWait, ManagedProcess, ensure_port_free, free_port, stop_slot
 from ._toolchain import find_envoy, find_func_e
 
@@ -243,6 +244,13 @@ class Envoy:
                     cause=seen,
                     fix="check the LogInfo calls in your Go code, rebuild, and restart Envoy")
             time.sleep(0.05)
+
+    # --------------------------------------------------------------- stats
+    def stats(self) -> Stats:
+        """Scrape ``/stats/prometheus`` once (see :class:`labkit.Stats`)."""
+        if not self.admin_port:
+            raise HTTPError(f"Envoy {self.name!r} has not been started", fix="call envoy.start() first")
+        return Stats.scrape(self.admin_url)
 
     def __repr__(self) -> str:
         state = f"running on {self.url} (admin {self.admin_url}, pid {self.pid})" if self.running else "stopped"

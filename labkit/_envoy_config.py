@@ -96,6 +96,13 @@ class EnvoyConfig:
     body: str = "Hello world\n"
     status: int = 200
     node_id: str = "labkit"
+    # Prometheus labels cut out of metric names: {"method": r"(_method=([A-Z]+))"}
+    # turns lab_requests_method=GET into lab_requests{method="GET"}.
+    stats_tags: dict[str, str] = field(default_factory=dict)
+    # Bucket bounds per histogram name, e.g. {"request_header_count": [5, 10, 15]}.
+    histogram_buckets: dict[str, list[float]] = field(default_factory=dict)
+    # Envoy merges histogram samples when it flushes stats (its default is 5 s).
+    stats_flush_interval: str = "0.5s"
 
     def __post_init__(self) -> None:
         if isinstance(self.filters, WasmFilter):
@@ -124,10 +131,11 @@ class EnvoyConfig:
             # The router must be last, and current Envoy needs its typed_config.
             + [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}}],
         }
-        return {
+        bootstrap: dict[str, Any] = {
             # ECDS and func-e want a node identity; harmless otherwise.
             "node": {"id": self.node_id, "cluster": self.node_id},
             "admin": {"address": _address(self.admin_port)},
+            "stats_flush_interval": self.stats_flush_interval,
             "static_resources": {
                 "listeners": [{
                     "name": "main",
@@ -139,6 +147,17 @@ class EnvoyConfig:
                 }],
             },
         }
+        stats_config: dict[str, Any] = {}
+        if self.stats_tags:
+            stats_config["stats_tags"] = [{"tag_name": k, "regex": v} for k, v in self.stats_tags.items()]
+        if self.histogram_buckets:
+            # Wasm metrics are named wasmcustom.<name> inside Envoy.
+            stats_config["histogram_bucket_settings"] = [
+                {"match": {"exact": f"wasmcustom.{name}"}, "buckets": list(bounds)}
+                for name, bounds in self.histogram_buckets.items()]
+        if stats_config:
+            bootstrap["stats_config"] = stats_config
+        return bootstrap
 
     def yaml(self) -> str:
         return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)

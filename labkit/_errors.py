@@ -14,6 +14,7 @@ In a notebook they render as a short box instead of a long traceback.
      │    ├── ProcessExited    the process died while starting or running
      │    └── StartTimeout     it did not become ready in time
      ├── HTTPError             a request could not be sent / got no answer
+     ├── MetricNotFound        a statistic is not (yet) there
      └── CheckFailed           a checkpoint's expectation was not met
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ProcessExited",
     "StartTimeout",
     "HTTPError",
+    "MetricNotFound",
     "CheckFailed",
 ]
 
@@ -153,6 +155,10 @@ class StartTimeout(ProcessError):
 
 class HTTPError(LabError):
     """A request could not be completed (connection refused, timeout...)."""
+
+
+class MetricNotFound(LabError, LookupError):
+    """A metric (or a metric with those labels) is not in Envoy's statistics."""
 
 
 class CheckFailed(LabError, AssertionError):
