@@ -71,6 +71,8 @@ __all__ = [
     "PortInUseError", "ProcessExited", "StartTimeout", "HTTPError", "MetricNotFound", "CheckFailed",
 ]
 
+# `labkit.exercises.load("04")` works after a plain `import labkit`.
+from . import exercises  # noqa: E402
 from ._notebook import _autoload, load_ipython_extension  # noqa: E402
 
 _autoload()

@@ -11,6 +11,7 @@ what was seen, so a checkpoint cell fails loudly.
 from __future__ import annotations
 
 import html
+import functools
 from typing import TYPE_CHECKING, Mapping
 
 import httpx
@@ -20,7 +21,19 @@ from ._errors import CheckFailed, HTTPError
 if TYPE_CHECKING:
     from ._envoy import Envoy
 
-__all__ = ["curl", "Response"]
+__all__ = ["curl", "Response", "shared_client"]
+
+
+@functools.cache
+def shared_client() -> httpx.Client:
+    """One client for every request labkit sends.
+
+    Building an httpx.Client costs ~50 ms (its SSL context), which adds up over
+    a burst of requests or a readiness poll. No keep-alive: like curl, each
+    request opens its own connection, so an Envoy restarted on the same port
+    never meets a stale pooled connection.
+    """
+    return httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 
 class Response:
@@ -126,8 +139,12 @@ def curl(
     else:
         url = base.rstrip("/") + path if path.startswith("/") else path
     try:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            r = client.request(method, url, headers=dict(headers or {}), content=body)
+        if transport is None:
+            r = shared_client().request(method, url, headers=dict(headers or {}), content=body,
+                                        timeout=timeout)
+        else:
+            with httpx.Client(timeout=timeout, transport=transport) as client:
+                r = client.request(method, url, headers=dict(headers or {}), content=body)
     except httpx.ConnectError as e:
         hint = ""
         if not isinstance(target, str) and not target.running:
@@ -138,4 +155,8 @@ def curl(
         raise HTTPError(f"no answer from {url} within {timeout} s",
                         fix="a filter that returns ActionPause without resuming hangs requests; "
                             "check the Go code") from None
+    except httpx.RemoteProtocolError as e:
+        raise HTTPError(f"{url} answered with a response that is not valid HTTP", cause=str(e),
+                        fix="usually a header the filter added has a name HTTP does not allow "
+                            "(spaces, '#', ':'): check the names passed to AddHttpResponseHeader") from None
     return Response(r)

@@ -37,6 +37,7 @@ import httpx
 import psutil
 
 from ._errors import PortInUseError, ProcessExited, StartTimeout
+from ._http import shared_client
 from ._paths import state_dir
 
 __all__ = [
@@ -79,7 +80,7 @@ class HTTPWait:
 
     def ready(self, process: "ManagedProcess") -> bool:
         try:
-            r = httpx.get(self.url, timeout=0.5)
+            r = shared_client().get(self.url, timeout=0.5)
         except httpx.HTTPError:
             return False
         return r.status_code == self.status and (self.body is None or self.body in r.text)

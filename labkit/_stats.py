@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -24,6 +25,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from ._errors import HTTPError, MetricNotFound
+from ._http import shared_client
 
 __all__ = ["Stats", "StatsDelta", "Sample", "Histogram"]
 
@@ -98,7 +100,7 @@ class Stats:
     def scrape(cls, admin_url: str, timeout: float = 5.0) -> "Stats":
         url = admin_url.rstrip("/") + "/stats/prometheus"
         try:
-            r = httpx.get(url, timeout=timeout)
+            r = shared_client().get(url, timeout=timeout)
         except httpx.HTTPError as e:
             raise HTTPError(f"Envoy's admin endpoint did not answer at {url}", cause=str(e),
                             fix="is Envoy running? start it with envoy.start(), and check the admin port") from None
@@ -144,7 +146,11 @@ class Stats:
 
     def _not_found(self, name: str, shown: str | None = None) -> MetricNotFound:
         shown = shown or name
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
+        # Suggest series names as the caller would type them: histograms without
+        # their _bucket/_sum/_count suffixes.
+        names = sorted({re.sub(r"_(bucket|sum|count)$", "", s.name) if s.kind == "histogram" else s.name
+                        for s in self.samples})
+        close = difflib.get_close_matches(shown, names, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         return MetricNotFound(
             f"no metric named {shown!r} at {self.source or '/stats/prometheus'}",

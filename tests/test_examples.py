@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,51 @@ def test_go_unit_tests_pass():
         assert re.search(rf"^ok\s+\S+/{re.escape(name)}\s", out.stdout, re.M), out.stdout
 
 
+@dataclass
+class Expect:
+    """What one request to an example's Envoy must show."""
+
+    headers: dict[str, str] = field(default_factory=dict)           # sent with the request
+    response_headers: dict[str, str] = field(default_factory=dict)  # must come back
+    absent_headers: list[str] = field(default_factory=list)         # must not come back
+    logs: list[str] = field(default_factory=list)                   # substrings of wasm log lines
+    # (name, labels, value) after the request; histograms count once Envoy flushed stats
+    metrics: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+
+
+LOGS_EACH_PHASE = ["OnHttpRequestHeaders", "OnHttpResponseHeaders", "finished"]
+EXPECT = {
+    "log-headers": Expect(logs=LOGS_EACH_PHASE),
+    "add-header": Expect(response_headers={"my-new-header": "some-value-here"}, logs=LOGS_EACH_PHASE),
+    "echo-user-agent": Expect(headers={"user-agent": "lab-test/1.0"},
+                              response_headers={"x-seen-user-agent": "lab-test/1.0"}),
+    "config-lines": Expect(response_headers={"x-lab": "config"}, absent_headers=["content-type"]),
+    "config-json": Expect(response_headers={"x-team": "wasm-lab", "x-stage": "exercise"}),
+    "config-headers": Expect(response_headers={"header_1": "somevalue", "header_2": "secondvalue"},
+                             logs=[*LOGS_EACH_PHASE, "header set: header_1=somevalue",
+                                   "header set: header_2=secondvalue"]),
+    "metrics-gauge": Expect(headers={"x-debug": "1"},
+                            metrics=[("debug_requests", {}, 1), ("inflight_requests", {}, 0)]),
+    "metrics-tags": Expect(metrics=[("lab_requests", {"method": "GET"}, 1)]),
+    "metrics": Expect(headers={"hello": "world"}, logs=["hello_header_counter incremented"],
+                      metrics=[("hello_header_counter", {}, 1), ("hello_header", {"value": "world"}, 1),
+                               ("active_requests", {}, 0), ("request_header_count_count", {}, 1)]),
+}
+
+
+def test_every_example_has_expectations():
+    assert sorted(EXPECT) == NAMES, "add the new example to EXPECT in this file"
+
+
+def _metric_values(envoy: labkit.Envoy, expect: Expect) -> list[tuple[str, dict[str, str], float]]:
+    stats = envoy.stats()
+    return [(name, labels, stats.value(name, **labels)) for name, labels, _ in expect.metrics]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
     """Build the example, then run its envoy.yaml unchanged except for the ports."""
+    expect = EXPECT.get(name, Expect())
     ext = labkit.scaffold(f"example-{name}", example=name)
     build = ext.build()
     shutil.copy(build.path, tmp_path / "main.wasm")
@@ -49,14 +92,18 @@ def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
     with envoy:
         assert envoy.port == port and envoy.admin_port == admin
         mark = envoy.log_offset()
-        r = labkit.curl(envoy).expect_status(200).expect_body("Hello world")
-        if name == "add-header":
-            r.expect_header("my-new-header", "some-value-here")
+        r = labkit.curl(envoy, headers=expect.headers).expect_status(200).expect_body("Hello world")
+        for header, value in expect.response_headers.items():
+            r.expect_header(header, value)
+        for header in expect.absent_headers:
+            r.expect_no_header(header)
+        if expect.logs:
+            # Envoy logs stream-done just after answering: expect_wasm_logs waits a little.
+            envoy.expect_wasm_logs(*expect.logs, since=mark)
+        # Stream-done and the stats flush (histograms) come a moment after the response.
+        want = [(n, labels, float(v)) for n, labels, v in expect.metrics]
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and not any(
-                "finished" in line.message for line in envoy.wasm_logs(since=mark)):
-            time.sleep(0.05)
-        messages = [line.message for line in envoy.wasm_logs(since=mark)]
-        assert "OnHttpRequestHeaders" in messages, messages
-        assert any(m.endswith("finished") for m in messages), messages
+        while (got := _metric_values(envoy, expect)) != want and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert got == want
     assert not envoy.running

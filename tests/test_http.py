@@ -101,6 +101,31 @@ def test_closed_port_is_an_http_error():
     assert info.value.fix
 
 
+def test_invalid_http_answer_is_an_http_error():
+    """A filter can add a header name HTTP forbids (Envoy sends it anyway): say so."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_once():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"
+                         b"# headers to add, one name: value per line\r\n\r\n")
+
+    threading.Thread(target=answer_once, daemon=True).start()
+    try:
+        with pytest.raises(labkit.HTTPError, match="not valid HTTP") as info:
+            labkit.curl(f"http://127.0.0.1:{port}", timeout=3)
+        assert "# headers to add" in info.value.cause
+        assert "AddHttpResponseHeader" in info.value.fix
+    finally:
+        server.close()
+
+
 def test_stopped_envoy_says_it_is_not_running(add_header):
     envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter(add_header[1])), name=unique("never"))
     envoy.port = labkit.free_port()

@@ -14,13 +14,15 @@ project, runs it in a real Envoy, sends requests and says what it saw:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .._envoy import Envoy
 from .._envoy_config import EnvoyConfig, WasmFilter
-from .._errors import BuildError, CheckFailed, ConfigError, LabError
+from .._errors import BuildError, CheckFailed, LabError
 from .._extension import Build, Extension, examples_dir
 
 __all__ = ["Exercise", "Attempt", "Result", "solutions_enabled"]
@@ -48,6 +50,9 @@ class Result:
 
     def __repr__(self) -> str:
         return f"{'✅' if self.passed else '❌'} {self.exercise}: {self.message}"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's value: check() has printed the result already."""
 
 
 @dataclass
@@ -94,7 +99,7 @@ class Exercise:
         solutions = solutions_enabled()
         try:
             summary = self._check(solutions)
-        except (CheckFailed, BuildError, ConfigError) as e:
+        except LabError as e:  # wrong answers, compile errors, Envoy refusing or crashing
             if solutions:
                 raise  # the reference solution must pass: a failure is a bug in the lab
             result = Result(self.id, False, _describe(e))
@@ -132,7 +137,9 @@ class Exercise:
             ext.scaffold()  # go.mod and the SDK; keeps the learner's main.go
         attempt = Attempt(self, ext.build())
         try:
-            return self.run(attempt)
+            # The checks' own ✔ lines would bury the verdict: keep them quiet.
+            with contextlib.redirect_stdout(io.StringIO()):
+                return self.run(attempt)
         finally:
             attempt.close()
 

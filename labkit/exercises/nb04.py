@@ -6,38 +6,62 @@ from .._errors import CheckFailed, ConfigError
 from .._http import curl
 from ._core import Attempt, Exercise
 
-# Comments, a blank line, spaces around '=', and a value that contains '='.
+# One header to add and one to remove: content-type is on every direct response,
+# and a response without it is still valid HTTP.
 LINES_CONFIG = """\
-# headers to add, one name=value per line
-header_1=somevalue
-
-  header_2 = spaced value
-link=https://example.com/?a=1&b=2
+# add one header, remove one
+x-lab=config
+-content-type
 """
+# A second configuration, so that hard-coded names do not pass: it adds a
+# different header and removes nothing.
+SECOND_CONFIG = "x-second=yes\n"
+
+
+def _expect(check, *, prefix: str = "", fix: str) -> None:
+    """Run one expect_* call; on failure, keep its message and give this exercise's fix."""
+    try:
+        check()
+    except CheckFailed as e:
+        raise CheckFailed(prefix + e.message, cause=e.cause, fix=fix) from None
 
 
 def _lines(attempt: Attempt) -> str:
     envoy = attempt.start(configuration=LINES_CONFIG)
     r = curl(envoy).expect_status(200)
-    r.expect_header("header_1", "somevalue")
-    r.expect_header("header_2", "spaced value")
-    r.expect_header("link", "https://example.com/?a=1&b=2")
-    for name in r.headers:
-        if name.startswith("#") or name.strip() != name:
-            raise CheckFailed(f"a comment or untrimmed line became a header: {name!r}")
-    return "comments and blank lines skipped, spaces trimmed, '=' allowed in values"
+    _expect(lambda: r.expect_header("x-lab", "config"),
+            fix="a name=value line must still add its header with proxywasm.AddHttpResponseHeader")
+    _expect(lambda: r.expect_no_header("content-type"),
+            fix="a line '-name' must remove the header: strings.CutPrefix(line, \"-\") gives the "
+                "name, then call proxywasm.RemoveHttpResponseHeader(name) in OnHttpResponseHeaders")
+    r.expect_body("Hello world")
+    envoy.stop()
+
+    envoy = attempt.start(configuration=SECOND_CONFIG)
+    r = curl(envoy).expect_status(200)
+    prefix = f"with the configuration {SECOND_CONFIG!r}: "
+    _expect(lambda: r.expect_header("x-second", "yes"), prefix=prefix,
+            fix="take the header names and values from the configuration, not from your code")
+    _expect(lambda: r.expect_no_header("x-lab"), prefix=prefix,
+            fix="add only the headers the configuration lists")
+    _expect(lambda: r.expect_header("content-type", "text/plain"), prefix=prefix,
+            fix="remove only the headers named on '-name' lines of the configuration")
+    return ("'x-lab=config' added a header and '-content-type' removed one; "
+            "a second configuration was followed as well")
 
 
 q1 = Exercise(
     id="04.1",
-    title="A forgiving key=value parser",
+    title="Remove headers too",
     project="ex04-lines",
     solution_example="config-lines",
     plugin="lines",
     hint_text=(
-        "`strings.Cut(line, \"=\")` splits at the *first* `=` only, so values may contain `=`. "
-        "`strings.TrimSpace` removes the spaces around the key and the value. Skip a line that "
-        "is empty after trimming, or that starts with `#`."),
+        "Test for the `-` before splitting at `=`: `name, found := strings.CutPrefix(line, \"-\")` "
+        "returns the line without its leading `-`, and whether it had one. Trim the name and keep "
+        "it in a second slice next to the headers to add. In `OnHttpResponseHeaders`, call "
+        "`proxywasm.RemoveHttpResponseHeader(name)` for each name (removing a header the "
+        "response does not have is not an error), then add the headers as before."),
     run=_lines,
 )
 
