@@ -12,7 +12,8 @@ Everything public is re-exported here; the modules behind it are private.
 """
 
 from ._envoy import Envoy, LogLine
-from ._envoy_config import EnvoyConfig, WasmFilter, plugin_configuration, validate
+from ._envoy_config import EnvoyConfig, RemoteModule, WasmFilter, plugin_configuration, validate
+from ._reload import Reload, ReloadRejected
 from ._errors import (
     BuildError,
     CheckFailed,
@@ -60,7 +61,8 @@ __all__ = [
     "scaffold", "Extension", "Build", "Diagnostic", "SDK", "SDK_VERSION", "TINYGO_SDK",
     "TINYGO_SDK_VERSION",
     # envoy
-    "EnvoyConfig", "WasmFilter", "plugin_configuration", "validate", "Envoy", "LogLine",
+    "EnvoyConfig", "WasmFilter", "RemoteModule", "plugin_configuration", "validate", "Envoy", "LogLine",
+    "Reload", "ReloadRejected",
     # http and stats
     "curl", "Response", "Stats", "StatsDelta", "Sample", "Histogram",
     # processes

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -22,7 +23,8 @@ from typing import Literal
 
 import yaml
 
-from ._envoy_config import EnvoyConfig, explain, validate
+from ._envoy_config import EnvoyConfig, WasmFilter, explain, validate
+from ._reload import Reload, reload_filter, write_resource
 from ._errors import CheckFailed, ConfigError, HTTPError, LabError, ProcessExited, StartTimeout
 from ._paths import state_dir
 from ._stats import Stats
@@ -96,8 +98,11 @@ class Envoy:
             self.admin_port = self._want_admin or free_port()
             while self.admin_port == self.port:
                 self.admin_port = free_port()
-            self.config_path = self.config.with_ports(self.port, self.admin_port).write(
-                state_dir("envoy") / f"{self.name}.yaml")
+            config = dataclasses.replace(self.config, port=self.port, admin_port=self.admin_port,
+                                         ecds_dir=str(self.ecds_dir))
+            for f in self.reloadable_filters():
+                write_resource(self.ecds_dir, f)
+            self.config_path = config.write(state_dir("envoy") / f"{self.name}.yaml")
         else:
             self.config_path = Path(self.config).resolve()
             if not self.config_path.is_file():
@@ -244,6 +249,31 @@ class Envoy:
                     cause=seen,
                     fix="check the LogInfo calls in your Go code, rebuild, and restart Envoy")
             time.sleep(0.05)
+
+    # -------------------------------------------------------------- reload
+    @property
+    def ecds_dir(self) -> Path:
+        """Where this Envoy's reloadable filters' ECDS files live."""
+        return state_dir("ecds", self.name)
+
+    def reloadable_filters(self) -> list[WasmFilter]:
+        if not isinstance(self.config, EnvoyConfig):
+            return []
+        return [f for f in self.config.filters if f.reloadable]
+
+    def reload(self, new: WasmFilter, *, timeout: float = 30.0) -> Reload:
+        """Swap the reloadable filter named ``new.name`` while Envoy keeps serving.
+
+        Returns once Envoy's ECDS statistics confirm the update (with how long
+        it took); raises ReloadRejected, with Envoy's reason, when Envoy refuses
+        it, and the previous filter keeps serving.
+        """
+        return reload_filter(self, new, timeout)
+
+    def _replace_filter(self, new: WasmFilter) -> None:
+        # Remember the applied filter, so a restart starts from what is serving.
+        self.config = dataclasses.replace(
+            self.config, filters=[new if f.name == new.name else f for f in self.config.filters])
 
     # --------------------------------------------------------------- stats
     def stats(self) -> Stats:

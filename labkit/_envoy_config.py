@@ -20,19 +20,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
-from ._errors import ConfigError
+from ._errors import ConfigError, LabError
 from ._extension import Build
 from ._toolchain import find_envoy
 
-__all__ = ["WasmFilter", "EnvoyConfig", "validate", "plugin_configuration"]
+__all__ = ["WasmFilter", "RemoteModule", "EnvoyConfig", "validate", "plugin_configuration"]
 
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network."
             "http_connection_manager.v3.HttpConnectionManager")
 STRING_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+EXTENSION_CONFIG_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
 
 
 def plugin_configuration(value: str | dict | list | None) -> dict | None:
@@ -46,30 +48,57 @@ def plugin_configuration(value: str | dict | list | None) -> dict | None:
     return {"@type": STRING_TYPE, "value": text}
 
 
+BUCKET_CLUSTER = "labkit_bucket"
+
+
+@dataclass(frozen=True)
+class RemoteModule:
+    """Module code Envoy downloads over HTTP (``code.remote``), checked by sha256."""
+
+    url: str
+    sha256: str
+    cluster: str = BUCKET_CLUSTER
+    timeout: str = "10s"
+
+
 @dataclass
 class WasmFilter:
-    """An HTTP Wasm filter whose code is a local ``.wasm`` file.
+    """An HTTP Wasm filter: a module (local file or remote) and its configuration.
 
     ``name`` is the plugin name; Envoy prefixes the plugin's log lines with it
-    (``wasm log hello: ...``).
+    (``wasm log hello: ...``). ``reloadable=True`` makes Envoy take the filter
+    from a file it watches (Extension Config Discovery), so
+    :meth:`labkit.Envoy.reload` can swap it without a restart.
     """
 
-    module: Build | str | os.PathLike
+    module: Build | RemoteModule | str | os.PathLike
     name: str = "hello"
     configuration: str | dict | list | None = None
     failure_policy: str | None = None  # FAIL_CLOSED (Envoy's default), FAIL_OPEN, FAIL_RELOAD
     root_id: str = ""
     vm_id: str = ""
+    reloadable: bool = False
 
     @property
     def module_path(self) -> Path:
+        if isinstance(self.module, RemoteModule):
+            raise LabError(f"filter {self.name!r} has remote code, not a local file")
         path = self.module.path if isinstance(self.module, Build) else Path(self.module)
         return path.resolve()
 
-    def plugin(self) -> dict[str, Any]:
-        """The ``PluginConfig`` (what goes under the Wasm filter's ``config``)."""
-        vm: dict[str, Any] = {"runtime": "envoy.wasm.runtime.v8",
-                              "code": {"local": {"filename": str(self.module_path)}}}
+    def plugin(self, local_code: Path | None = None) -> dict[str, Any]:
+        """The ``PluginConfig`` (what goes under the Wasm filter's ``config``).
+
+        ``local_code`` replaces the module's path (labkit's content-addressed copy).
+        """
+        if isinstance(self.module, RemoteModule):
+            m = self.module
+            code: dict[str, Any] = {"remote": {
+                "http_uri": {"uri": m.url, "cluster": m.cluster, "timeout": m.timeout},
+                "sha256": m.sha256}}
+        else:
+            code = {"local": {"filename": str(local_code or self.module_path)}}
+        vm: dict[str, Any] = {"runtime": "envoy.wasm.runtime.v8", "code": code}
         if self.vm_id:
             vm = {"vm_id": self.vm_id, **vm}
         plugin: dict[str, Any] = {"name": self.name}
@@ -82,8 +111,22 @@ class WasmFilter:
             plugin["failure_policy"] = self.failure_policy
         return plugin
 
-    def http_filter(self) -> dict[str, Any]:
-        return {"name": self.name, "typed_config": {"@type": WASM_TYPE, "config": self.plugin()}}
+    def http_filter(self, ecds_dir: str = "") -> dict[str, Any]:
+        if not self.reloadable:
+            return {"name": self.name, "typed_config": {"@type": WASM_TYPE, "config": self.plugin()}}
+        # Extension Config Discovery from a file: Envoy watches the directory and
+        # applies the file whenever it is renamed into place.
+        ecds_dir = ecds_dir or "<ecds dir>"
+        return {"name": self.name, "config_discovery": {
+            "config_source": {"path_config_source": {
+                "path": f"{ecds_dir}/{self.name}.yaml",
+                "watched_directory": {"path": ecds_dir}}},
+            "type_urls": [WASM_TYPE]}}
+
+    def extension_config(self, local_code: Path | None = None) -> dict[str, Any]:
+        """The filter as an ECDS resource (a ``TypedExtensionConfig``)."""
+        return {"@type": EXTENSION_CONFIG_TYPE, "name": self.name,
+                "typed_config": {"@type": WASM_TYPE, "config": self.plugin(local_code)}}
 
 
 @dataclass
@@ -103,6 +146,10 @@ class EnvoyConfig:
     histogram_buckets: dict[str, list[float]] = field(default_factory=dict)
     # Envoy merges histogram samples when it flushes stats (its default is 5 s).
     stats_flush_interval: str = "0.5s"
+    # Where reloadable filters' ECDS files live (labkit.Envoy sets it).
+    ecds_dir: str = ""
+    # Base URL of a labkit.Bucket: adds the cluster remote modules are fetched through.
+    bucket: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.filters, WasmFilter):
@@ -127,7 +174,7 @@ class EnvoyConfig:
                     }],
                 }],
             },
-            "http_filters": [f.http_filter() for f in self.filters]
+            "http_filters": [f.http_filter(self.ecds_dir) for f in self.filters]
             # The router must be last, and current Envoy needs its typed_config.
             + [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}}],
         }
@@ -147,6 +194,12 @@ class EnvoyConfig:
                 }],
             },
         }
+        if self.bucket:
+            url = httpx.URL(self.bucket)
+            bootstrap["static_resources"]["clusters"] = [{
+                "name": BUCKET_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": BUCKET_CLUSTER, "endpoints": [{"lb_endpoints": [
+                    {"endpoint": {"address": _address(url.port or 80, url.host)}}]}]}}]
         stats_config: dict[str, Any] = {}
         if self.stats_tags:
             stats_config["stats_tags"] = [{"tag_name": k, "regex": v} for k, v in self.stats_tags.items()]
@@ -181,8 +234,8 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def _address(port: int) -> dict:
-    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+def _address(port: int, host: str = "127.0.0.1") -> dict:
+    return {"socket_address": {"address": host, "port_value": port}}
 
 
 # ---------------------------------------------------------------- validation
