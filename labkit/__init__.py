@@ -11,9 +11,10 @@ Build a Go Proxy-Wasm extension, run it in a real Envoy, and check it::
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from ._bucket import Bucket
 from ._envoy import Envoy, LogLine
 from ._envoy_config import EnvoyConfig, RemoteModule, WasmFilter, plugin_configuration, validate
-from ._reload import Reload, ReloadRejected
+from ._reload import Reload, ReloadRejected, RemoteModuleError
 from ._errors import (
     BuildError,
     CheckFailed,
@@ -62,7 +63,7 @@ __all__ = [
     "TINYGO_SDK_VERSION",
     # envoy
     "EnvoyConfig", "WasmFilter", "RemoteModule", "plugin_configuration", "validate", "Envoy", "LogLine",
-    "Reload", "ReloadRejected",
+    "Reload", "ReloadRejected", "RemoteModuleError", "Bucket",
     # http and stats
     "curl", "Response", "Stats", "StatsDelta", "Sample", "Histogram",
     # processes

@@ -261,14 +261,19 @@ class Envoy:
             return []
         return [f for f in self.config.filters if f.reloadable]
 
-    def reload(self, new: WasmFilter, *, timeout: float = 30.0) -> Reload:
+    def reload(self, new: WasmFilter, *, timeout: float = 30.0, via: str = "labkit") -> Reload:
         """Swap the reloadable filter named ``new.name`` while Envoy keeps serving.
 
         Returns once Envoy's ECDS statistics confirm the update (with how long
         it took); raises ReloadRejected, with Envoy's reason, when Envoy refuses
         it, and the previous filter keeps serving.
+
+        A remote module (``bucket.put(build)``) is fetched and checked by labkit,
+        which hands Envoy a local copy (what Istio's agent does); ``via="envoy"``
+        leaves the fetch to Envoy, which a running Envoy silently skips: labkit
+        then detects the inactive filter, restores the previous one and says why.
         """
-        return reload_filter(self, new, timeout)
+        return reload_filter(self, new, timeout, via)
 
     def _replace_filter(self, new: WasmFilter) -> None:
         # Remember the applied filter, so a restart starts from what is serving.

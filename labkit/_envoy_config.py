@@ -91,7 +91,7 @@ class WasmFilter:
 
         ``local_code`` replaces the module's path (labkit's content-addressed copy).
         """
-        if isinstance(self.module, RemoteModule):
+        if isinstance(self.module, RemoteModule) and local_code is None:
             m = self.module
             code: dict[str, Any] = {"remote": {
                 "http_uri": {"uri": m.url, "cluster": m.cluster, "timeout": m.timeout},

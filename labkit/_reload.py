@@ -18,6 +18,7 @@ A reloadable filter's configuration lives in ``<ecds dir>/<name>.yaml``, a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import yaml
 
 from ._envoy_config import RemoteModule, WasmFilter, _Dumper, explain
@@ -37,13 +39,18 @@ from ._http import shared_client
 if TYPE_CHECKING:
     from ._envoy import Envoy
 
-__all__ = ["Reload", "ReloadRejected", "write_resource", "reload_filter"]
+__all__ = ["Reload", "ReloadRejected", "RemoteModuleError", "write_resource", "reload_filter"]
 
 OUTCOMES = ("update_success", "update_rejected", "update_failure", "config_fail")
 
 
 class ReloadRejected(ConfigError):
     """Envoy refused a filter update; the previous filter keeps serving."""
+
+
+class RemoteModuleError(LabError):
+    """A remote module could not be fetched, did not match its sha256, or
+    Envoy never activated it. The previous filter keeps serving."""
 
 
 @dataclass(frozen=True)
@@ -71,21 +78,54 @@ def _modules_dir(ecds_dir: Path) -> Path:
     return path
 
 
-def render_resource(ecds_dir: Path, f: WasmFilter) -> tuple[str, str | None]:
-    """The resource file's text, and the module's sha256 (copying the module in)."""
+def _store(ecds_dir: Path, data: bytes | Path, sha: str) -> Path:
+    local = _modules_dir(ecds_dir) / f"{sha}.wasm"
+    if not local.exists():
+        tmp = local.with_suffix(".tmp")
+        if isinstance(data, Path):
+            shutil.copyfile(data, tmp)
+        else:
+            tmp.write_bytes(data)
+        os.replace(tmp, local)
+    return local
+
+
+def fetch_remote(ecds_dir: Path, module: RemoteModule) -> Path:
+    """Download a remote module and check its sha256, as Istio's agent does.
+
+    Returns the content-addressed local copy Envoy will load.
+    """
+    try:
+        r = shared_client().get(module.url, timeout=10)
+    except httpx.HTTPError as e:
+        raise RemoteModuleError(f"could not fetch {module.url}", cause=str(e),
+                                fix="is the bucket running (bucket.start())? check the URL") from None
+    if r.status_code != 200:
+        raise RemoteModuleError(f"{module.url} answered {r.status_code}",
+                                fix="publish the module first: bucket.put(build)")
+    got = hashlib.sha256(r.content).hexdigest()
+    if got != module.sha256:
+        raise RemoteModuleError(
+            f"sha256 mismatch for {module.url}: the bucket serves {got}, the filter expects "
+            f"{module.sha256}",
+            fix="use the RemoteModule that bucket.put() returned (its sha256 is the file's); "
+                "Envoy itself would have accepted this update and silently run no filter")
+    return _store(ecds_dir, r.content, got)
+
+
+def render_resource(ecds_dir: Path, f: WasmFilter, via: str = "labkit") -> tuple[str, str | None]:
+    """The resource file's text, and the module's sha256 (the module is stored locally
+    under its sha256, unless ``via="envoy"`` leaves fetching remote code to Envoy)."""
     if isinstance(f.module, RemoteModule):
-        local, sha = None, f.module.sha256
+        sha = f.module.sha256
+        local = None if via == "envoy" else fetch_remote(ecds_dir, f.module)
     else:
         source = f.module_path
         if not source.is_file():
             raise LabError(f"the module for filter {f.name!r} does not exist: {source}",
                            fix="build the extension (ext.build()) and pass the Build, not a stale path")
         sha = sha256_of(source)
-        local = _modules_dir(ecds_dir) / f"{sha}.wasm"
-        if not local.exists():
-            tmp = local.with_suffix(".tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, local)
+        local = _store(ecds_dir, source, sha)
     text = yaml.dump({"resources": [f.extension_config(local)]}, Dumper=_Dumper, sort_keys=False)
     return text, sha
 
@@ -112,19 +152,63 @@ def _prune(ecds_dir: Path) -> None:
             module.unlink(missing_ok=True)
 
 
+VMS_CREATED = "wasm.envoy.wasm.runtime.v8.created"
+
+
 def ecds_counters(envoy: "Envoy", name: str) -> dict[str, int]:
+    """The filter's ECDS outcome counters, plus how many Wasm VMs Envoy has created."""
     prefix = f"extension_config_discovery.http_filter.{name}."
-    r = shared_client().get(f"{envoy.admin_url}/stats", params={"filter": "^" + re.escape(prefix)},
-                            timeout=5)
+    pattern = f"^({re.escape(prefix)}|{re.escape(VMS_CREATED)}$)"
+    r = shared_client().get(f"{envoy.admin_url}/stats", params={"filter": pattern}, timeout=60)
     out = {}
     for line in r.text.splitlines():
         key, _, value = line.partition(": ")
-        if key.startswith(prefix) and value.strip().isdigit():
-            out[key[len(prefix):]] = int(value)
+        if value.strip().isdigit():
+            out["vms_created" if key == VMS_CREATED else key.removeprefix(prefix)] = int(value)
     return out
 
 
-def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0) -> Reload:
+def _apply(envoy: "Envoy", path: Path, text: str, name: str, timeout: float,
+           new_code: bool) -> tuple[list[str], float, int]:
+    """Rename ``text`` into place; wait for Envoy's verdict. Returns (outcomes, seconds, log mark).
+
+    Envoy can count an update as a success before it has compiled new code
+    into a VM; requests meanwhile still meet the old filter. With new code,
+    "applied" therefore also needs a new VM (the created counter went up).
+    """
+    before = ecds_counters(envoy, name)
+    mark = envoy.log_offset()
+    t0 = time.monotonic()
+    _atomic_write(path, text)
+    while True:
+        now = ecds_counters(envoy, name)
+        changed = [k for k in OUTCOMES if now.get(k, 0) > before.get(k, 0)]
+        settled = not new_code or now.get("vms_created", 0) > before.get("vms_created", 0)
+        if changed and (settled or changed != ["update_success"]):
+            return changed, time.monotonic() - t0, mark
+        if not envoy.running:
+            raise LabError(f"Envoy {envoy.name!r} exited during the reload",
+                           cause=envoy.logs(tail=15), fix="read Envoy's last log lines above")
+        if time.monotonic() - t0 > timeout:
+            raise StartTimeout(f"Envoy did not apply or refuse the update of {name!r} "
+                               f"within {timeout:.0f} s", log_tail=envoy.logs(tail=15, since=mark))
+        time.sleep(0.02)
+
+
+def _remote_fetches(envoy: "Envoy") -> float:
+    stats = envoy.stats()
+    total = 0.0
+    for name in ("envoy_wasm_remote_load_fetch_successes", "envoy_wasm_remote_load_cache_hits"):
+        try:
+            total += stats.value(name)
+        except LabError:
+            pass
+    return total
+
+
+def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0, via: str = "labkit") -> Reload:
+    if via not in ("labkit", "envoy"):
+        raise LabError(f"unknown via={via!r}", fix="use via='labkit' (default) or via='envoy'")
     ecds_dir = envoy.ecds_dir
     slots = {f.name: f for f in envoy.reloadable_filters()}
     if new.name not in slots:
@@ -135,28 +219,18 @@ def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0) -> Rel
         raise LabError(f"Envoy {envoy.name!r} is not running", fix="call envoy.start() first")
     path = ecds_dir / f"{new.name}.yaml"
     previous = path.read_text()
-    text, sha = render_resource(ecds_dir, new)
+    text, sha = render_resource(ecds_dir, new, via)
     if text == previous:
         return Reload(new.name, "unchanged", 0.0, sha)
 
-    before = ecds_counters(envoy, new.name)
-    mark = envoy.log_offset()
-    t0 = time.monotonic()
-    _atomic_write(path, text)
-    while True:
-        now = ecds_counters(envoy, new.name)
-        changed = [k for k in OUTCOMES if now.get(k, 0) > before.get(k, 0)]
-        if changed:
-            break
-        if not envoy.running:
-            raise LabError(f"Envoy {envoy.name!r} exited during the reload",
-                           cause=envoy.logs(tail=15), fix="read Envoy's last log lines above")
-        if time.monotonic() - t0 > timeout:
-            _atomic_write(path, previous)
-            raise StartTimeout(f"Envoy did not apply or refuse the update of {new.name!r} "
-                               f"within {timeout:.0f} s", log_tail=envoy.logs(tail=15, since=mark))
-        time.sleep(0.02)
-    seconds = time.monotonic() - t0
+    remote_by_envoy = via == "envoy" and isinstance(new.module, RemoteModule)
+    fetches_before = _remote_fetches(envoy) if remote_by_envoy else 0.0
+    new_code = not remote_by_envoy and sha is not None and f"{sha}.wasm" not in previous
+    try:
+        changed, seconds, mark = _apply(envoy, path, text, new.name, timeout, new_code)
+    except StartTimeout:
+        _atomic_write(path, previous)
+        raise
 
     if "update_success" not in changed:
         # Put back what Envoy still serves, so a restart would serve it too.
@@ -171,6 +245,29 @@ def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0) -> Rel
             "The previous filter keeps serving.",
             path=str(path), cause=relevant,
             fix=fix or "fix the module or configuration and reload again")
+
+    if remote_by_envoy:
+        # Envoy counts a remote-code update as a success even when it never
+        # fetches the code; the filter then silently does nothing. Check.
+        deadline = time.monotonic() + 3
+        while _remote_fetches(envoy) <= fetches_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _remote_fetches(envoy) <= fetches_before:
+            _apply(envoy, path, previous, new.name, timeout, True)  # bring the previous filter back
+            _prune(ecds_dir)
+            try:
+                fetch_remote(ecds_dir, new.module)  # type: ignore[arg-type]
+                why = ("the bucket serves the right module, but Envoy only fetches remote code "
+                       "while a listener warms (at start), not for an update of a running Envoy")
+            except RemoteModuleError as e:
+                why = f"{e.message}; and Envoy did not even try to fetch it"
+            raise RemoteModuleError(
+                f"Envoy counted the update of {new.name!r} as a success in {seconds:.2f} s, but never "
+                f"fetched {new.module.url}: the filter would silently do nothing. The previous "  # type: ignore[union-attr]
+                "filter was put back.",
+                cause=why,
+                fix="reload with via='labkit' (the default): labkit fetches the module, checks its "
+                    "sha256 and hands Envoy a local file, as Istio's agent does")
     envoy._replace_filter(new)
     _prune(ecds_dir)
     return Reload(new.name, "applied", seconds, sha)
