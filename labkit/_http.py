@@ -112,10 +112,11 @@ class Response:
 
 def _fix_for_status(status: int) -> str | None:
     if status == 503:
-        return ("503 usually means the Wasm filter failed (fail-closed) or the route has no "
-                "backend: read envoy.logs(tail=20)")
+        return ("503 usually means a Wasm filter failed: it panicked (its VM is dead from then on, "
+                "under the default failure_policy FAIL_CLOSED) or could not start; or the route has "
+                "no backend: read envoy.logs(tail=20)")
     if status == 500:
-        return "500 often means the plugin panicked: read envoy.wasm_logs()"
+        return "500 comes from Envoy or a filter's own SendHttpResponse: read envoy.logs(tail=20)"
     return None
 
 

@@ -152,39 +152,47 @@ def _prune(ecds_dir: Path) -> None:
             module.unlink(missing_ok=True)
 
 
-VMS_CREATED = "wasm.envoy.wasm.runtime.v8.created"
-
-
-def ecds_counters(envoy: "Envoy", name: str) -> dict[str, int]:
-    """The filter's ECDS outcome counters, plus how many Wasm VMs Envoy has created."""
+def ecds_counters(envoy: "Envoy", name: str) -> dict[str, int] | None:
+    """The filter's ECDS counters, or None while the admin endpoint is busy
+    (Envoy's main thread does not answer while V8 compiles a new module)."""
     prefix = f"extension_config_discovery.http_filter.{name}."
-    pattern = f"^({re.escape(prefix)}|{re.escape(VMS_CREATED)}$)"
-    r = shared_client().get(f"{envoy.admin_url}/stats", params={"filter": pattern}, timeout=60)
+    try:
+        r = shared_client().get(f"{envoy.admin_url}/stats",
+                                params={"filter": "^" + re.escape(prefix)}, timeout=2)
+    except httpx.HTTPError:
+        return None
     out = {}
     for line in r.text.splitlines():
         key, _, value = line.partition(": ")
         if value.strip().isdigit():
-            out["vms_created" if key == VMS_CREATED else key.removeprefix(prefix)] = int(value)
+            out[key.removeprefix(prefix)] = int(value)
     return out
 
 
-def _apply(envoy: "Envoy", path: Path, text: str, name: str, timeout: float,
-           new_code: bool) -> tuple[list[str], float, int]:
+def _counters(envoy: "Envoy", name: str, deadline: float) -> dict[str, int]:
+    while (counters := ecds_counters(envoy, name)) is None:
+        if time.monotonic() > deadline or not envoy.running:
+            raise StartTimeout(f"Envoy's admin endpoint did not answer during the update of {name!r}",
+                               log_tail=envoy.logs(tail=15))
+    return counters
+
+
+def _apply(envoy: "Envoy", path: Path, text: str, name: str, timeout: float) -> tuple[list[str], float, int]:
     """Rename ``text`` into place; wait for Envoy's verdict. Returns (outcomes, seconds, log mark).
 
-    Envoy can count an update as a success before it has compiled new code
-    into a VM; requests meanwhile still meet the old filter. With new code,
-    "applied" therefore also needs a new VM (the created counter went up).
+    ``update_success`` rises once Envoy has handed the new filter to its
+    workers, ``config_reload`` once every worker has it: "applied" waits for
+    both, so the next request meets the new filter.
     """
-    before = ecds_counters(envoy, name)
-    mark = envoy.log_offset()
     t0 = time.monotonic()
+    before = _counters(envoy, name, t0 + timeout)
+    mark = envoy.log_offset()
     _atomic_write(path, text)
     while True:
-        now = ecds_counters(envoy, name)
+        now = _counters(envoy, name, t0 + timeout)
         changed = [k for k in OUTCOMES if now.get(k, 0) > before.get(k, 0)]
-        settled = not new_code or now.get("vms_created", 0) > before.get("vms_created", 0)
-        if changed and (settled or changed != ["update_success"]):
+        reloaded = now.get("config_reload", 0) > before.get("config_reload", 0)
+        if changed and (reloaded or changed != ["update_success"]):
             return changed, time.monotonic() - t0, mark
         if not envoy.running:
             raise LabError(f"Envoy {envoy.name!r} exited during the reload",
@@ -193,6 +201,19 @@ def _apply(envoy: "Envoy", path: Path, text: str, name: str, timeout: float,
             raise StartTimeout(f"Envoy did not apply or refuse the update of {name!r} "
                                f"within {timeout:.0f} s", log_tail=envoy.logs(tail=15, since=mark))
         time.sleep(0.02)
+
+
+def _restore(envoy: "Envoy", path: Path, previous: str, name: str) -> None:
+    """Put the serving resource back. Envoy may re-apply it (it recorded the refused one
+    as its latest): wait briefly for that, so a next reload does not count it as its own."""
+    before = ecds_counters(envoy, name) or {}
+    _atomic_write(path, previous)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        now = ecds_counters(envoy, name) or before
+        if any(now.get(k, 0) > before.get(k, 0) for k in OUTCOMES):
+            return
+        time.sleep(0.05)
 
 
 def _remote_fetches(envoy: "Envoy") -> float:
@@ -225,21 +246,27 @@ def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0, via: s
 
     remote_by_envoy = via == "envoy" and isinstance(new.module, RemoteModule)
     fetches_before = _remote_fetches(envoy) if remote_by_envoy else 0.0
-    new_code = not remote_by_envoy and sha is not None and f"{sha}.wasm" not in previous
     try:
-        changed, seconds, mark = _apply(envoy, path, text, new.name, timeout, new_code)
+        changed, seconds, mark = _apply(envoy, path, text, new.name, timeout)
     except StartTimeout:
         _atomic_write(path, previous)
         raise
 
     if "update_success" not in changed:
         # Put back what Envoy still serves, so a restart would serve it too.
-        _atomic_write(path, previous)
+        _restore(envoy, path, previous, new.name)
         _prune(ecds_dir)
         log = envoy.logs(since=mark)
         reason, fix, relevant = explain(log)
         m = re.search(r"Filesystem config update (?:rejected|failure): (.*)", log)
         reason = m.group(1).strip() if m else reason
+        if (re.search(r"Plugin \S+ failed to load", log)
+                and not re.search(r"wasm log|Wasm VM failed|Failed to (?:load|initialize) Wasm", log)):
+            # Envoy remembers a plugin that failed to start and refuses the same
+            # one again without running it: the plugin's own lines are not repeated.
+            fix = ("Envoy refused this very filter before and does not start it again, so the "
+                   "plugin's own `wasm log` lines are in the first refusal (envoy.logs() has "
+                   "them): fix the module or configuration and reload again")
         raise ReloadRejected(
             f"Envoy refused the new {new.name!r} filter ({', '.join(changed)}): {reason}. "
             "The previous filter keeps serving.",
@@ -253,7 +280,7 @@ def reload_filter(envoy: "Envoy", new: WasmFilter, timeout: float = 30.0, via: s
         while _remote_fetches(envoy) <= fetches_before and time.monotonic() < deadline:
             time.sleep(0.1)
         if _remote_fetches(envoy) <= fetches_before:
-            _apply(envoy, path, previous, new.name, timeout, True)  # bring the previous filter back
+            _apply(envoy, path, previous, new.name, timeout)  # bring the previous filter back
             _prune(ecds_dir)
             try:
                 fetch_remote(ecds_dir, new.module)  # type: ignore[arg-type]
