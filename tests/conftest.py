@@ -128,3 +128,35 @@ def envoy_children() -> list[psutil.Process]:
 
 def names_running() -> set[str]:
     return {r["name"] for r in labkit.running_processes()}
+
+
+def refusing_plugin_source(message: str) -> str:
+    """Go source of a filter whose OnPluginStart logs ``message`` and fails."""
+    return REFUSING_PLUGIN.replace("MESSAGE", message)
+
+
+REFUSING_PLUGIN = """\
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() {}
+
+func init() { proxywasm.SetVMContext(&vmContext{}) }
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
+	return &pluginContext{}
+}
+
+type pluginContext struct{ types.DefaultPluginContext }
+
+func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
+	proxywasm.LogCritical("MESSAGE")
+	return types.OnPluginStartStatusFailed
+}
+"""

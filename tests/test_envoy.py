@@ -11,35 +11,11 @@ import pytest
 import yaml
 
 import labkit
-from conftest import EXAMPLES, envoy_children, gone, names_running, unique
+from conftest import EXAMPLES, envoy_children, refusing_plugin_source, gone, names_running, unique
 
 pytestmark = pytest.mark.envoy
 
-PLUGIN_START_FAILS = """\
-package main
-
-import (
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-)
-
-func main() {}
-
-func init() { proxywasm.SetVMContext(&vmContext{}) }
-
-type vmContext struct{ types.DefaultVMContext }
-
-func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{}
-}
-
-type pluginContext struct{ types.DefaultPluginContext }
-
-func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
-	proxywasm.LogCritical("labkit-test: refusing to start")
-	return types.OnPluginStartStatusFailed
-}
-"""
+PLUGIN_START_FAILS = refusing_plugin_source("labkit-test: refusing to start")
 
 
 def _wait_for_log(envoy: labkit.Envoy, message_end: str, since: int = 0, polls: int = 40):

@@ -20,38 +20,14 @@ import pytest
 import yaml
 
 import labkit
-from conftest import REPO, gone, unique
+from conftest import REPO, gone, refusing_plugin_source, unique
 from labkit._extension import sha256_of
 
 pytestmark = [pytest.mark.envoy, pytest.mark.go]
 
 LOAD_CLIENT = REPO / "tests" / "load_client.py"
 
-PLUGIN_START_FAILS = """\
-package main
-
-import (
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-)
-
-func main() {}
-
-func init() { proxywasm.SetVMContext(&vmContext{}) }
-
-type vmContext struct{ types.DefaultVMContext }
-
-func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{}
-}
-
-type pluginContext struct{ types.DefaultPluginContext }
-
-func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
-	proxywasm.LogCritical("labkit-reload-test: this plugin refuses to start")
-	return types.OnPluginStartStatusFailed
-}
-"""
+PLUGIN_START_FAILS = refusing_plugin_source("labkit-reload-test: this plugin refuses to start")
 
 V2_LOG_LINE = "config-headers v2 started"
 
