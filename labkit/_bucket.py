@@ -18,12 +18,12 @@ from pathlib import Path
 from ._envoy_config import RemoteModule
 from ._extension import Build, sha256_of
 from ._paths import state_dir
-from ._processes import ManagedProcess, TCPWait, ensure_port_free, free_port
+from ._processes import ManagedProcess, ProcessOwner, TCPWait, ensure_port_free, free_port
 
 __all__ = ["Bucket"]
 
 
-class Bucket:
+class Bucket(ProcessOwner):
     """A static file server for modules, managed like every labkit process."""
 
     def __init__(self, name: str = "bucket", *, port: int | None = None):
@@ -42,20 +42,6 @@ class Bucket:
                         "--directory", str(self.dir), str(self.port)],
             wait=TCPWait(self.port), what="bucket").start()
         return self
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-
-    def __enter__(self) -> "Bucket":
-        return self if self.running else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
 
     @property
     def url(self) -> str:

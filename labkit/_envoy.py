@@ -28,7 +28,7 @@ from ._reload import Reload, reload_filter, write_resource
 from ._errors import CheckFailed, ConfigError, HTTPError, LabError, ProcessExited, StartTimeout
 from ._paths import state_dir
 from ._stats import Stats
-from ._processes import HTTPWait, ManagedProcess, ensure_port_free, free_port, stop_slot
+from ._processes import HTTPWait, ManagedProcess, ProcessOwner, ensure_port_free, free_port, stop_slot
 from ._toolchain import find_envoy, find_func_e
 
 __all__ = ["Envoy", "LogLine"]
@@ -52,7 +52,7 @@ class LogLine:
         return f"[{self.level}] {self.plugin}: {self.message}" if self.plugin else f"[{self.level}] {self.message}"
 
 
-class Envoy:
+class Envoy(ProcessOwner):
     """One Envoy process, configured from an :class:`EnvoyConfig` or a YAML file.
 
     With an ``EnvoyConfig``, ports are picked at start unless ``port`` /
@@ -168,10 +168,6 @@ class Envoy:
             raise e from None
         return self
 
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-
     def restart(self) -> "Envoy":
         """Stop and start again, e.g. to load a rebuilt module. Ports stay the same."""
         self.stop()
@@ -179,21 +175,7 @@ class Envoy:
             self._want_port, self._want_admin = self.port, self.admin_port
         return self.start()
 
-    def __enter__(self) -> "Envoy":
-        return self if self.running else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # --------------------------------------------------------------- state
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

@@ -51,6 +51,7 @@ __all__ = [
     "free_port",
     "ensure_port_free",
     "stop_slot",
+    "ProcessOwner",
 ]
 
 TAG_VAR = "LABKIT_TAG"
@@ -437,3 +438,34 @@ class ManagedProcess:
     def __repr__(self) -> str:
         state = f"running, pid {self.pid}" if self.running else "stopped"
         return f"<{type(self).__name__} {self.name!r} {state}>"
+
+
+class ProcessOwner:
+    """What Envoy and Bucket share: one ManagedProcess behind ``start()``.
+
+    Subclasses set ``self._process`` in ``start()``; stopping, ``running``,
+    ``pid`` and the context manager come from here.
+    """
+
+    _process: ManagedProcess | None = None
+
+    def start(self):  # pragma: no cover - every owner defines it
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def __enter__(self):
+        return self if self.running else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

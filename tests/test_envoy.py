@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
 
 import psutil
 import pytest
@@ -16,16 +15,6 @@ from conftest import EXAMPLES, envoy_children, refusing_plugin_source, gone, nam
 pytestmark = pytest.mark.envoy
 
 PLUGIN_START_FAILS = refusing_plugin_source("labkit-test: refusing to start")
-
-
-def _wait_for_log(envoy: labkit.Envoy, message_end: str, since: int = 0, polls: int = 40):
-    """Poll (up to ~2 s) for a wasm log line: Envoy logs stream-done after answering."""
-    for _ in range(polls):
-        lines = envoy.wasm_logs(since=since)
-        if any(line.message.endswith(message_end) for line in lines):
-            return lines
-        time.sleep(0.05)
-    return envoy.wasm_logs(since=since)
 
 
 def test_start_serve_log_and_stop(log_headers, envoys):
@@ -45,7 +34,7 @@ def test_start_serve_log_and_stop(log_headers, envoys):
     assert r.text == "Hello world\n"
     assert r.headers["server"] == "envoy"
 
-    lines = _wait_for_log(envoy, " finished")
+    lines = envoy.expect_wasm_logs(" finished")
     messages = [line.message for line in lines]
     assert messages[:2] == ["OnHttpRequestHeaders", "OnHttpResponseHeaders"], messages
     assert messages[2].endswith(" finished"), messages
@@ -55,7 +44,7 @@ def test_start_serve_log_and_stop(log_headers, envoys):
     # A bookmark shows only what came later.
     mark = envoy.log_offset()
     labkit.curl(envoy, "/again")
-    later = _wait_for_log(envoy, " finished", since=mark)
+    later = envoy.expect_wasm_logs(" finished", since=mark)
     assert [line.message for line in later][:2] == ["OnHttpRequestHeaders", "OnHttpResponseHeaders"]
     assert len(later) == 3
 
@@ -105,7 +94,7 @@ def test_func_e_runner(log_headers, envoys):
     children = runner.children(recursive=True)
     assert any("envoy" in c.name() for c in children), children
     labkit.curl(envoy).expect_status(200)
-    assert any(line.message == "OnHttpRequestHeaders" for line in _wait_for_log(envoy, " finished"))
+    assert any(line.message == "OnHttpRequestHeaders" for line in envoy.expect_wasm_logs(" finished"))
 
     envoy.stop()
     assert gone(runner.pid)
@@ -212,7 +201,7 @@ def test_yaml_file_config_starts(log_headers, envoys, tmp_path):
     assert envoy.config_path == config.resolve()
     r = labkit.curl(f"http://127.0.0.1:{port}/")
     assert r.status == 200 and r.text == "Hello world\n"
-    assert any(line.message == "OnHttpRequestHeaders" for line in _wait_for_log(envoy, " finished"))
+    assert any(line.message == "OnHttpRequestHeaders" for line in envoy.expect_wasm_logs(" finished"))
 
 
 def test_yaml_file_without_admin_is_refused(log_headers, envoys, tmp_path):

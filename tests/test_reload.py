@@ -8,7 +8,6 @@ the filter is swapped twenty times, and checks every single response.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
