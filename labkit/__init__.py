@@ -28,6 +28,9 @@ from ._errors import (
     ProcessExited,
     StartTimeout,
     ToolchainError,
+    ClusterError,
+    ClusterNotFound,
+    KubeError,
 )
 from ._extension import (
     SDK,
@@ -40,6 +43,10 @@ from ._extension import (
     scaffold,
 )
 from ._http import Response, curl
+from ._kube import Kube, connect, find_kubeconfig, load_manifests
+from ._kube_build import ETCD_VERSION, KUBERNETES_VERSION, ControlPlaneBinaries, build_control_plane
+from ._kube_crds import ISTIO_VERSION
+from ._kube_local import ControlPlane
 from ._stats import Histogram, Sample, Stats, StatsDelta
 from ._paths import workspace
 from ._processes import (
@@ -66,12 +73,16 @@ __all__ = [
     "Reload", "ReloadRejected", "RemoteModuleError", "Bucket",
     # http and stats
     "curl", "Response", "Stats", "StatsDelta", "Sample", "Histogram",
+    # kubernetes
+    "connect", "Kube", "find_kubeconfig", "load_manifests", "ControlPlane", "build_control_plane",
+    "ControlPlaneBinaries", "KUBERNETES_VERSION", "ETCD_VERSION", "ISTIO_VERSION",
     # processes
     "ManagedProcess", "HTTPWait", "TCPWait", "OutputWait", "clean", "running_processes", "free_port",
     "workspace",
     # errors
     "LabError", "ToolchainError", "BuildError", "ModuleError", "ConfigError", "ProcessError",
     "PortInUseError", "ProcessExited", "StartTimeout", "HTTPError", "MetricNotFound", "CheckFailed",
+    "KubeError", "ClusterNotFound", "ClusterError",
 ]
 
 # `labkit.exercises.load("04")` works after a plain `import labkit`.

@@ -1,4 +1,4 @@
-"""``labkit`` on the command line: doctor, ps, clean, run."""
+"""``labkit`` on the command line: doctor, ps, clean, run, cluster."""
 
 from __future__ import annotations
 
@@ -48,6 +48,39 @@ def _run(args) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
+def _cluster(args) -> int:
+    from ._kube_build import build_control_plane
+    from ._kube_local import ControlPlane, running_control_plane
+
+    if args.action == "build":
+        binaries = build_control_plane()
+        for name, size in binaries.sizes().items():
+            print(f"{name:<24} {size / 1e6:6.1f} MB  {binaries.dir / name}")
+        return 0
+    if args.action == "up":
+        plane = ControlPlane(args.name, port=args.port, detach=True).start()
+        t = plane.timings
+        print(f"control plane {args.name!r} ready at {plane.server} in {t['ready']:.1f} s "
+              f"(etcd {t['etcd']:.1f} s, kube-apiserver {t['apiserver']:.1f} s)")
+        print(f"kubeconfig: {plane.kubeconfig}")
+        print(f"  export KUBECONFIG={plane.kubeconfig}")
+        print("stop it with `labkit cluster down` (or `make cluster-down`)")
+        return 0
+    if args.action == "down":
+        plane = ControlPlane(args.name)
+        (plane.purge if args.purge else plane.stop)()
+        print(f"control plane {args.name!r} stopped" + (" and its data deleted" if args.purge else ""))
+        return 0
+    plane = running_control_plane(args.name)
+    if plane is None:
+        print(f"control plane {args.name!r} is not running (start it with `labkit cluster up`)")
+        return 1
+    kube = plane.kube()
+    print(f"control plane {args.name!r} at {plane.server}, Kubernetes {kube.version()}")
+    print(f"kubeconfig: {plane.kubeconfig}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description="Envoy Wasm Lab helper")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                      help="papermill parameter, e.g. -p solutions=true")
     run.set_defaults(func=_run)
+    cluster = sub.add_parser("cluster", help="the local Kubernetes control plane (etcd + kube-apiserver)")
+    cluster.add_argument("action", choices=["build", "up", "down", "status"],
+                         help="build: only build the binaries; up: start (detached); down: stop; "
+                              "status: show where it runs")
+    cluster.add_argument("--name", default="cluster", help="several control planes can run side by side")
+    cluster.add_argument("--port", type=int, help="kube-apiserver's port (default: a free one)")
+    cluster.add_argument("--purge", action="store_true", help="with down: delete its data and keys too")
+    cluster.set_defaults(func=_cluster)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -12,8 +12,11 @@ In a notebook they render as a short box instead of a long traceback.
      ├── ProcessError          a process labkit manages misbehaved
      │    ├── PortInUseError   a port we need is taken
      │    ├── ProcessExited    the process died while starting or running
-     │    └── StartTimeout     it did not become ready in time
+     │    ├── StartTimeout     it did not become ready in time
+     │    └── ClusterError     the local Kubernetes control plane could not start
      ├── HTTPError             a request could not be sent / got no answer
+     ├── KubeError             the Kubernetes API refused a request (carries its message)
+     │    └── ClusterNotFound  there is no cluster to talk to
      ├── MetricNotFound        a statistic is not (yet) there
      └── CheckFailed           a checkpoint's expectation was not met
 """
@@ -32,7 +35,10 @@ __all__ = [
     "PortInUseError",
     "ProcessExited",
     "StartTimeout",
+    "ClusterError",
     "HTTPError",
+    "KubeError",
+    "ClusterNotFound",
     "MetricNotFound",
     "CheckFailed",
 ]
@@ -153,8 +159,30 @@ class StartTimeout(ProcessError):
         super().__init__(message, cause=log_tail or None, fix=fix)
 
 
+class ClusterError(ProcessError):
+    """The local control plane (etcd, kube-apiserver, Istio's CRDs) could not start."""
+
+
 class HTTPError(LabError):
     """A request could not be completed (connection refused, timeout...)."""
+
+
+class KubeError(LabError):
+    """The Kubernetes API refused a request, or could not be reached.
+
+    ``status`` is the HTTP status (404, 422...) and ``reason`` the server's
+    reason (``NotFound``, ``Invalid``...) when the server answered.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "",
+                 cause: str | None = None, fix: str | None = None):
+        self.status = status
+        self.reason = reason
+        super().__init__(message, cause=cause, fix=fix)
+
+
+class ClusterNotFound(KubeError):
+    """No kubeconfig, no in-cluster credentials and no local control plane."""
 
 
 class MetricNotFound(LabError, LookupError):

@@ -5,6 +5,10 @@
   ``~/labkit-workspace``. ``LABKIT_WORKSPACE`` overrides both.
 * the **state** folder (``<workspace>/.labkit``) holds the process registry and
   logs, so that ``labkit clean`` in a terminal finds what a kernel started.
+* the **cache** holds things that are slow to make and keyed by version (the
+  local Kubernetes control plane's binaries, Istio's CRDs). In a checkout it
+  is ``<repo>/.cache/labkit``; elsewhere ``~/.cache/labkit``.
+  ``LABKIT_CACHE`` overrides both. Tests share it, unlike the workspace.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["workspace", "state_dir", "repo_root"]
+__all__ = ["workspace", "state_dir", "repo_root", "cache_dir"]
 
 
 def repo_root() -> Path | None:
@@ -39,3 +43,16 @@ def state_dir(*parts: str) -> Path:
     path = workspace().joinpath(".labkit", *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cache_dir(*parts: str) -> Path:
+    env = os.environ.get("LABKIT_CACHE")
+    if env:
+        base = Path(env).expanduser()
+    elif (root := repo_root()) is not None:
+        base = root / ".cache" / "labkit"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "labkit"
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()

@@ -6,7 +6,7 @@ Three promises, each with its mechanism:
   group, so every child starts in its own session (``start_new_session``).
 * **Never outlive the kernel**, even when it is SIGKILLed (nbval does that).
   On Linux the child asks the kernel for ``PR_SET_PDEATHSIG``: when the thread
-  that started it dies, it receives SIGTERM. Everywhere, each child carries a
+  that started it dies, it receives SIGTERM (SIGKILL for a control plane). Everywhere, each child carries a
   ``LABKIT_TAG`` environment variable and a record in the registry folder, so
   ``labkit clean`` (and the CI sweep) can find what is left.
 * **Re-running is safe.** A name is a slot: starting a process under a name
@@ -268,10 +268,12 @@ def stop_slot(name: str) -> None:
 
 
 # ---------------------------------------------------------------- processes
-def _die_with_parent() -> None:  # runs in the child, between fork and exec
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _death_signal(sig: int):
+    def die_with_parent() -> None:  # runs in the child, between fork and exec
+        if sys.platform.startswith("linux"):
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
+    return die_with_parent
 
 
 class ManagedProcess:
@@ -292,6 +294,7 @@ class ManagedProcess:
         cwd: str | os.PathLike | None = None,
         timeout: float = 30.0,
         what: str = "process",
+        death_signal: int | None = signal.SIGTERM,
     ):
         self.name = name
         self.command = [str(c) for c in command]
@@ -300,6 +303,10 @@ class ManagedProcess:
         self.cwd = cwd
         self.timeout = timeout
         self.what = what
+        # What the process gets when its parent dies. None only for what a
+        # terminal command starts and leaves running (`labkit cluster up`);
+        # `labkit clean` still finds those.
+        self.death_signal = death_signal
         self.log_path = state_dir("logs") / f"{_record_path(name).stem}.log"
         self._popen: subprocess.Popen | None = None
         self._tag = ""
@@ -322,7 +329,7 @@ class ManagedProcess:
                 cwd=self.cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_death_signal(self.death_signal) if self.death_signal else None,
             )
         except FileNotFoundError as e:
             log.close()

@@ -200,6 +200,21 @@ def find_tinygo() -> Tool:
     return _check_min(tool, MIN_TINYGO, fix)
 
 
+# ------------------------------------------------------------- control plane
+def find_control_plane() -> Tool:
+    """The local Kubernetes control plane's binaries, if built (optional: Istio step only)."""
+    from ._kube_build import KUBERNETES_VERSION, cached_control_plane
+
+    binaries = cached_control_plane()
+    if binaries is None:
+        return Tool("kube-apiserver", None, None, "-", problem="not built yet", optional=True,
+                    fix="`make cluster` builds it once (~10 min on 2 cores) for the Istio step; "
+                        "not needed if you have a cluster")
+    return Tool("kube-apiserver", str(binaries.kube_apiserver),
+                tuple(int(x) for x in KUBERNETES_VERSION.removeprefix("v").split(".")),
+                "built by labkit", optional=True)
+
+
 # -------------------------------------------------------------------- doctor
 @dataclass
 class Doctor:
@@ -250,7 +265,7 @@ class Doctor:
 
 def doctor() -> Doctor:
     """Check every tool the lab uses and explain what to do about problems."""
-    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo()]
+    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo(), find_control_plane()]
     notes = []
     go, envoy = tools[0], tools[1]
     if go.ok and envoy.ok and go.version >= (1, 26) and envoy.version < ENVOY_FOR_GO126:

@@ -160,3 +160,17 @@ func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginS
 	return types.OnPluginStartStatusFailed
 }
 """
+
+
+# ------------------------------------------------------------------ kubernetes
+@pytest.fixture(scope="session")
+def control_plane(workspace):
+    """One local control plane (etcd + kube-apiserver + Istio's CRDs) for the session.
+
+    `make test` builds the binaries first (`labkit cluster build`); run alone,
+    this fixture builds them on first use. It stops when the session ends,
+    pass or fail; if pytest is killed, the processes die with it (PDEATHSIG).
+    """
+    plane = labkit.ControlPlane("test-cluster").start()
+    yield plane
+    plane.stop()

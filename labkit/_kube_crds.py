@@ -1,0 +1,77 @@
+"""Istio's CustomResourceDefinitions, from a pinned ``istio.io/api`` release.
+
+The ``istio.io/api`` Go module ships every Istio CRD in one file,
+``kubernetes/customresourcedefinitions.gen.yaml`` (EnvoyFilter, WasmPlugin,
+TrafficExtension, VirtualService...). labkit fetches it through the Go module
+proxy, like the rest of the lab, and keeps a copy in the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from ._errors import ClusterError
+from ._paths import cache_dir
+from ._toolchain import find_go
+
+__all__ = ["ISTIO_VERSION", "REQUIRED_KINDS", "istio_crds"]
+
+ISTIO_VERSION = "1.32.0"
+_FILE = "kubernetes/customresourcedefinitions.gen.yaml"
+# The kinds the lab deploys; a CRD file without them is not usable.
+REQUIRED_KINDS = ("EnvoyFilter", "WasmPlugin")
+
+
+def istio_crds(version: str = ISTIO_VERSION, *, cache: Path | None = None) -> Path:
+    """Path of Istio ``version``'s CRD file, fetched once."""
+    target = (cache or cache_dir()) / f"istio-{version}" / "crds.yaml"
+    if not target.is_file():
+        go = find_go().require()
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "go.mod").write_text("module labkit.local/crds\n\ngo 1.24\n")
+            out = subprocess.run([go, "mod", "download", "-json", f"istio.io/api@v{version}"],
+                                 cwd=tmp, capture_output=True, text=True,
+                                 env={**os.environ, "GOFLAGS": "-mod=mod"})
+        try:
+            info = json.loads(out.stdout)
+        except ValueError:
+            info = {}
+        if out.returncode != 0 or "Dir" not in info:
+            raise ClusterError(
+                f"could not fetch Istio {version}'s CRDs (Go module istio.io/api@v{version})",
+                cause=(info.get("Error") or out.stderr or out.stdout).strip()[-1500:],
+                fix=f"use a published Istio release (labkit pins {ISTIO_VERSION}) and check that "
+                    "the Go module proxy is reachable")
+        source = Path(info["Dir"]) / _FILE
+        if not source.is_file():
+            raise ClusterError(f"istio.io/api@v{version} has no {_FILE}",
+                               fix=f"use Istio {ISTIO_VERSION}, which labkit is tested with")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target.with_suffix(".tmp"))
+        os.replace(target.with_suffix(".tmp"), target)
+    return target
+
+
+def crd_documents(path: Path) -> list[dict]:
+    """The CRDs in ``path``; raises ClusterError if the lab's kinds are missing."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except (OSError, yaml.YAMLError) as e:
+        raise ClusterError(f"cannot read the CRD file {path}", cause=str(e),
+                           fix="delete it; labkit fetches it again") from None
+    crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+    kinds = {d["spec"]["names"]["kind"] for d in crds}
+    missing = [k for k in REQUIRED_KINDS if k not in kinds]
+    if missing:
+        raise ClusterError(
+            f"the CRD file {path} lacks {', '.join(missing)}",
+            cause=f"it defines: {', '.join(sorted(kinds)) or 'nothing'}",
+            fix="delete the file so labkit fetches it again, or pin an Istio release that has them")
+    return crds
