@@ -58,6 +58,11 @@ def _cluster(args) -> int:
             print(f"{name:<24} {size / 1e6:6.1f} MB  {binaries.dir / name}")
         return 0
     if args.action == "up":
+        running = running_control_plane(args.name)
+        if running is not None and args.port in (None, running.port):
+            print(f"control plane {args.name!r} is already running at {running.server}")
+            print(f"  export KUBECONFIG={running.kubeconfig}")
+            return 0
         plane = ControlPlane(args.name, port=args.port, detach=True).start()
         t = plane.timings
         print(f"control plane {args.name!r} ready at {plane.server} in {t['ready']:.1f} s "

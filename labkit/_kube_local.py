@@ -30,13 +30,12 @@ import shutil
 import signal
 import ssl
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import yaml
 
-from ._errors import ClusterError, PortInUseError, ProcessError, ProcessExited, StartTimeout
+from ._errors import ClusterError, KubeError, PortInUseError, ProcessError, ProcessExited, StartTimeout
 from ._kube_build import ETCD_VERSION, KUBERNETES_VERSION, build_control_plane
 from ._kube_crds import ISTIO_VERSION, crd_documents, istio_crds
 from ._kube_pki import make_pki
@@ -50,12 +49,12 @@ SERVICE_CIDR = "10.96.0.0/16"
 _ROLES = ("controller-manager", "apiserver", "etcd")  # stop order
 
 
-@dataclass
 class _Readyz:
     """Ready when kube-apiserver's /readyz says ok (TLS checked against our CA)."""
 
-    url: str
-    ca: Path
+    def __init__(self, url: str, ca: Path):
+        self.url = url
+        self._client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=1.0)
 
     @property
     def description(self) -> str:
@@ -63,11 +62,13 @@ class _Readyz:
 
     def ready(self, process: ManagedProcess) -> bool:
         try:
-            r = httpx.get(self.url, verify=ssl.create_default_context(cafile=str(self.ca)),
-                          timeout=1.0)
+            r = self._client.get(self.url)
         except httpx.HTTPError:
             return False
         return r.status_code == 200 and r.text.strip() == "ok"
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class ControlPlane:
@@ -232,6 +233,7 @@ class ControlPlane:
         self._etcd_url = f"http://127.0.0.1:{client}"
 
     def _start_apiserver(self, apiserver: Path, pki) -> None:
+        readyz = _Readyz(f"https://127.0.0.1:{self.port}/readyz", pki.ca_crt)
         try:
             self._spawn("apiserver", [
                 apiserver,
@@ -248,7 +250,7 @@ class ControlPlane:
                 # No nodes and a loopback address: do not publish `kubernetes` endpoints.
                 "--endpoint-reconciler-type", "none",
                 "--profiling=false",
-            ], _Readyz(f"https://127.0.0.1:{self.port}/readyz", pki.ca_crt), self.timeout)
+            ], readyz, self.timeout)
         except ProcessExited as e:
             raise ClusterError("kube-apiserver exited while starting", cause=e.log_tail,
                                fix="read its last lines above") from None
@@ -257,6 +259,8 @@ class ControlPlane:
                                cause=e.log_tail,
                                fix="read its last lines above; on a slow machine pass a larger "
                                    "`timeout=`") from None
+        finally:
+            readyz.close()
 
     def _start_controller_manager(self, kcm: Path, pki) -> None:
         self._spawn("controller-manager", [
@@ -282,22 +286,13 @@ class ControlPlane:
     def _install_crds(self, crds: list[dict]) -> None:
         kube = self.kube()
         kube.apply(crds)
-        deadline = time.monotonic() + 60
-        pending = [c["metadata"]["name"] for c in crds]
-        while pending:
-            still = []
-            for name in pending:
-                status = kube.get("CustomResourceDefinition", name).get("status", {})
-                if not any(c.get("type") == "Established" and c.get("status") == "True"
-                           for c in status.get("conditions") or []):
-                    still.append(name)
-            pending = still
-            if pending and time.monotonic() > deadline:
-                raise ClusterError("Istio's CRDs were not established within 60 s",
-                                   cause="waiting for: " + ", ".join(pending),
-                                   fix="read the API server log: plane.logs('apiserver')")
-            if pending:
-                time.sleep(0.1)
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            try:
+                kube.wait_for("CustomResourceDefinition", name, "Established", timeout=60)
+            except KubeError as e:
+                raise ClusterError(f"Istio's CRD {name} was not established", cause=e.cause,
+                                   fix="read the API server log: plane.logs('apiserver')") from None
         kube.refresh()
         for kind, version in (("EnvoyFilter", "networking.istio.io/v1alpha3"),
                               ("WasmPlugin", "extensions.istio.io/v1alpha1")):

@@ -149,6 +149,9 @@ def test_cluster_up_status_down_from_a_terminal():
         assert "ready at https://127.0.0.1:" in up.stdout
         # detached: it outlives the command that started it
         assert {f"{name}-etcd", f"{name}-apiserver"} <= names_running()
+        again = subprocess.run([LABKIT_CLI, "cluster", "up", "--name", name], env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "already running" in again.stdout  # `make cluster` twice
         status = subprocess.run([LABKIT_CLI, "cluster", "status", "--name", name], env=env,
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
@@ -191,3 +194,28 @@ def test_killing_the_owner_stops_the_whole_control_plane(workspace):
         if owner.poll() is None:
             owner.kill()
         labkit.ControlPlane(name).purge()
+
+
+# ------------------------------------------------------------- the build cache
+def test_binaries_are_cached_and_keyed_by_version(control_plane):
+    said: list[str] = []
+    binaries = labkit.build_control_plane(progress=said.append)
+    assert said == []  # nothing was built: the session's plane already needed them
+    assert (binaries.kubernetes_version, binaries.etcd_version) == (labkit.KUBERNETES_VERSION,
+                                                                    labkit.ETCD_VERSION)
+    version = subprocess.run([binaries.etcd, "--version"], capture_output=True, text=True).stdout
+    assert f"etcd Version: {labkit.ETCD_VERSION.lstrip('v')}" in version
+    version = subprocess.run([binaries.kube_apiserver, "--version"], capture_output=True,
+                             text=True).stdout
+    assert version.strip() == f"Kubernetes {labkit.KUBERNETES_VERSION}"
+    # the build module pins Kubernetes and maps each staging module to its published twin
+    go_mod = (binaries.dir.parent / "src" / "go.mod").read_text()
+    assert f"k8s.io/kubernetes {labkit.KUBERNETES_VERSION}" in go_mod
+    assert "k8s.io/client-go => k8s.io/client-go v0.37.2" in go_mod
+    # another pinned version is another cache entry: it would be built, not reused
+    from labkit._kube_build import _cached
+
+    assert _cached(binaries.dir.parent, labkit.KUBERNETES_VERSION, "v3.6.0") is None
+    assert _cached(binaries.dir.parent, labkit.KUBERNETES_VERSION, labkit.ETCD_VERSION) == binaries
+    doctor = {t.name: t for t in labkit.doctor().tools}
+    assert doctor["kube-apiserver"].ok and doctor["kube-apiserver"].path == str(binaries.kube_apiserver)
