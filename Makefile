@@ -39,7 +39,7 @@ clean:
 	@if [ -x $(VENV)/bin/labkit ]; then $(VENV)/bin/labkit clean; fi
 
 # kube-apiserver, kube-controller-manager and etcd, built once from pinned
-# sources on the Go module proxy (about 10 minutes on 2 cores; cached after).
+# sources on the Go module proxy (about 13 minutes on 2 cores; cached after).
 cluster-binaries: $(STAMP)
 	$(VENV)/bin/labkit cluster build
 

@@ -16,7 +16,7 @@ published twin ``v0.Y.Z``, then builds:
 Everything comes from the Go module proxy. The binaries land in
 ``<cache>/kubernetes-<version>/bin`` with a ``build.json`` stamp; the build runs
 again only when a pinned version changes. The first build takes several
-minutes (about 8 on 2 cores).
+minutes (about 13 on 2 cores, downloads included).
 """
 
 from __future__ import annotations

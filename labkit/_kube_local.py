@@ -1,6 +1,6 @@
 """A local Kubernetes control plane: etcd + kube-apiserver on 127.0.0.1.
 
-    plane = labkit.ControlPlane().start()     # ~10 s when the binaries are cached
+    plane = labkit.ControlPlane().start()     # ~7 s when the binaries are cached
     kube = plane.kube()                        # a labkit.Kube, Istio's CRDs installed
     plane.stop()
 
@@ -31,6 +31,7 @@ import signal
 import ssl
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
@@ -40,8 +41,11 @@ from ._kube_build import ETCD_VERSION, KUBERNETES_VERSION, build_control_plane
 from ._kube_crds import ISTIO_VERSION, crd_documents, istio_crds
 from ._kube_pki import make_pki
 from ._paths import state_dir
-from ._processes import (HTTPWait, ManagedProcess, OutputWait, ensure_port_free, free_port,
+from ._processes import (HTTPWait, ManagedProcess, OutputWait, ensure_port_free, free_ports,
                          running_processes, stop_slot)
+
+if TYPE_CHECKING:
+    from ._kube import Kube
 
 __all__ = ["ControlPlane", "running_control_plane"]
 
@@ -104,16 +108,18 @@ class ControlPlane:
     def start(self) -> "ControlPlane":
         """Build (first time only), start etcd and kube-apiserver, install Istio's CRDs."""
         self.stop()  # a name is a slot: starting again replaces the running one
+        self.dir.mkdir(parents=True, exist_ok=True)  # purge() may have removed it
         binaries = build_control_plane(self.kubernetes_version, self.etcd_version)
         crd_file = istio_crds(self.istio_version) if self.crds else None
         crds = crd_documents(crd_file) if crd_file else []
         if self._want_port is not None:
             ensure_port_free(self._want_port)
-        self.port = self._want_port or free_port()
+        etcd_ports = self._etcd_ports(self.dir / "etcd")
+        self.port = self._want_port or next(p for p in free_ports(3) if p not in etcd_ports)
         pki = make_pki(self.dir / "pki")
         t0 = time.monotonic()
         try:
-            self._start_etcd(binaries.etcd)
+            self._start_etcd(binaries.etcd, *etcd_ports)
             self.timings["etcd"] = time.monotonic() - t0
             self._start_apiserver(binaries.kube_apiserver, pki)
             self.timings["apiserver"] = time.monotonic() - t0
@@ -165,7 +171,7 @@ class ControlPlane:
                                fix="call `.start()` first")
         return f"https://127.0.0.1:{self.port}"
 
-    def kube(self):
+    def kube(self) -> "Kube":
         """A :class:`labkit.Kube` connected as cluster admin."""
         from ._kube import Kube
 
@@ -207,13 +213,12 @@ class ControlPlane:
                         fix="stop whatever holds it, or start afresh with "
                             "`labkit cluster down --purge`") from None
             return client, peer
-        client, peer = free_port(), free_port()
+        client, peer = free_ports(2)
         record.write_text(json.dumps([client, peer]))
         return client, peer
 
-    def _start_etcd(self, etcd: Path) -> None:
+    def _start_etcd(self, etcd: Path, client: int, peer: int) -> None:
         data = self.dir / "etcd"
-        client, peer = self._etcd_ports(data)
         try:
             self._spawn("etcd", [
                 etcd, "--name", "labkit", "--data-dir", data,

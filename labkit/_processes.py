@@ -49,6 +49,7 @@ __all__ = [
     "running_processes",
     "clean",
     "free_port",
+    "free_ports",
     "ensure_port_free",
     "stop_slot",
     "ProcessOwner",
@@ -121,9 +122,21 @@ class OutputWait:
 # --------------------------------------------------------------------- ports
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports (the sockets are held until all are picked)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def ensure_port_free(port: int) -> None:

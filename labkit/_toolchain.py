@@ -208,7 +208,7 @@ def find_control_plane() -> Tool:
     binaries = cached_control_plane()
     if binaries is None:
         return Tool("kube-apiserver", None, None, "-", problem="not built yet", optional=True,
-                    fix="`make cluster` builds it once (~10 min on 2 cores) for the Istio step; "
+                    fix="`make cluster` builds it once (~13 min on 2 cores) for the Istio step; "
                         "not needed if you have a cluster")
     return Tool("kube-apiserver", str(binaries.kube_apiserver),
                 tuple(int(x) for x in KUBERNETES_VERSION.removeprefix("v").split(".")),

@@ -49,8 +49,13 @@ def test_etcd_that_cannot_start_is_reported_with_its_log():
     assert e.cause and "db" in e.cause  # etcd's own last log lines
     assert "--purge" in e.fix
     assert_nothing_left(name)
+    # and the fix it gives works
     plane.purge()
     assert not plane.dir.exists()
+    with plane:
+        assert plane.kube().has_kind("Namespace")
+    assert_nothing_left(name)
+    plane.purge()
 
 
 def test_build_failure_shows_the_last_lines_of_go(tmp_path):
