@@ -239,7 +239,9 @@ def clean(verbose: bool = True) -> list[str]:
     Also sweeps untracked leftovers that carry the ``LABKIT_TAG`` variable.
     """
     stopped = []
-    for record in running_processes():
+    # Newest first: what started later usually depends on what started earlier
+    # (kube-apiserver on etcd), and stops quickly while its dependency still runs.
+    for record in sorted(running_processes(), key=lambda r: r.get("started_at") or 0, reverse=True):
         _terminate_group(record["pid"], record.get("pgid"))
         _record_path(record["name"]).unlink(missing_ok=True)
         stopped.append(f"{record['name']} (pid {record['pid']})")
