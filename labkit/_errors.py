@@ -133,6 +133,7 @@ class PortInUseError(ProcessError):
 
     def __init__(self, port: int, *, holder: str | None = None, fix: str | None = None):
         self.port = port
+        self.holder = holder
         who = f" by {holder}" if holder else ""
         super().__init__(
             f"port {port} on 127.0.0.1 is already in use{who}",

@@ -8,6 +8,8 @@ proxy, like the rest of the lab, and keeps a copy in the cache.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import shutil
@@ -62,13 +64,11 @@ def istio_crds(version: str = ISTIO_VERSION, *, cache: Path | None = None) -> Pa
 def crd_documents(path: Path) -> list[dict]:
     """The CRDs in ``path``; raises ClusterError if the lab's kinds are missing."""
     try:
-        # libyaml's loader when present: the file is 1 MB and the pure-Python one takes seconds
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        docs = [d for d in yaml.load_all(path.read_text(), Loader=loader) if d]
+        docs = copy.deepcopy(_parse(path, path.stat().st_mtime_ns))
     except (OSError, yaml.YAMLError) as e:
         raise ClusterError(f"cannot read the CRD file {path}", cause=str(e),
                            fix="delete it; labkit fetches it again") from None
-    crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+    crds = [d for d in docs if d and d.get("kind") == "CustomResourceDefinition"]
     kinds = {d["spec"]["names"]["kind"] for d in crds}
     missing = [k for k in REQUIRED_KINDS if k not in kinds]
     if missing:
@@ -77,3 +77,11 @@ def crd_documents(path: Path) -> list[dict]:
             cause=f"it defines: {', '.join(sorted(kinds)) or 'nothing'}",
             fix="delete the file so labkit fetches it again, or pin an Istio release that has them")
     return crds
+
+
+@functools.lru_cache(maxsize=4)
+def _parse(path: Path, mtime_ns: int) -> list:
+    # Parsed once per file version: every ControlPlane.start() needs it. libyaml's
+    # loader when present: the file is 1 MB and the pure-Python one takes seconds.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return list(yaml.load_all(path.read_text(), Loader=loader))

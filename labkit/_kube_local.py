@@ -209,7 +209,7 @@ class ControlPlane:
                 except PortInUseError as e:
                     raise ClusterError(
                         f"etcd's port {port} (kept from the last start, with its data) is taken"
-                        + (f" by {e.message.split(' by ', 1)[1]}" if " by " in e.message else ""),
+                        + (f" by {e.holder}" if e.holder else ""),
                         fix="stop whatever holds it, or start afresh with "
                             "`labkit cluster down --purge`") from None
             return client, peer
