@@ -3,12 +3,17 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+JUPYTER_ARGS ?=
+# Tests that need none of these run in `make check`, in seconds.
+SLOW_MARKERS := go or envoy or kube or istio or tinygo or jupyter or browser
 
-.PHONY: lab test run env doctor clean help cluster cluster-down cluster-binaries
+.PHONY: lab test check run env doctor clean help cluster cluster-down cluster-binaries
 
 help:
 	@echo "make lab     create the environment if needed, then open JupyterLab on the notebooks"
+	@echo "             (JUPYTER_ARGS=\"--port 8899\" passes arguments to jupyter lab)"
 	@echo "make test    create the environment if needed, then run all tests (pytest + nbval)"
+	@echo "make check   the fast tests only: no Go, Envoy or cluster (a few seconds)"
 	@echo "make run     execute every notebook (exercise solutions applied) into build/ and print a table"
 	@echo "make doctor  show the tools the lab uses"
 	@echo "make clean   stop every process labkit started"
@@ -22,12 +27,17 @@ $(STAMP): pyproject.toml scripts/setup-env.sh
 env: $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+	VENV=$(VENV) scripts/lab.sh $(JUPYTER_ARGS)
 
 # LABKIT_SOLUTIONS=1: exercise checks run the reference solutions, so nbval
 # tests every notebook end to end (tests/test_exercises.py checks wrong answers).
 test: $(STAMP) cluster-binaries
 	LABKIT_SOLUTIONS=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(PYTEST_ARGS)
+
+# LABKIT_TIER=fast hides Go and Envoy from the tests (tests/conftest.py), so a
+# test that needs them but lacks its marker fails here instead of passing slowly.
+check: $(STAMP)
+	LABKIT_TIER=fast $(PY) -m pytest tests -q -m "not ($(SLOW_MARKERS))" $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(VENV)/bin/labkit run -p solutions=true
@@ -39,7 +49,7 @@ clean:
 	@if [ -x $(VENV)/bin/labkit ]; then $(VENV)/bin/labkit clean; fi
 
 # kube-apiserver, kube-controller-manager and etcd, built once from pinned
-# sources on the Go module proxy (about 13 minutes on 2 cores; cached after).
+# sources on the Go module proxy (about 13 minutes on 2 cores; cached per user after).
 cluster-binaries: $(STAMP)
 	$(VENV)/bin/labkit cluster build
 

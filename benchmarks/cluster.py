@@ -35,7 +35,7 @@ def cold_build() -> None:
         os.environ.update(env)
         try:
             t0 = time.monotonic()
-            binaries = labkit.build_control_plane(cache=Path(tmp) / "cache", progress=None)
+            binaries = labkit.kube.build_control_plane(cache=Path(tmp) / "cache", progress=None)
             seconds = time.monotonic() - t0
             sizes = binaries.sizes()
         finally:
@@ -59,13 +59,13 @@ def main() -> None:
     if args.cold:
         cold_build()
 
-    binaries = labkit.build_control_plane(progress=None)
+    binaries = labkit.kube.build_control_plane(progress=None)
     print(f"Kubernetes {binaries.kubernetes_version}, etcd {binaries.etcd_version}, "
-          f"Istio CRDs {labkit.ISTIO_VERSION}, built with Go {binaries.go_version}")
+          f"Istio CRDs {labkit.kube.ISTIO_VERSION}, built with Go {binaries.go_version}")
     envoy_config = labkit.EnvoyConfig()
     planes, envoys, parts = [], [], []
     for i in range(args.rounds):
-        plane = labkit.ControlPlane(f"bench-{i}")
+        plane = labkit.kube.ControlPlane(f"bench-{i}")
         t0 = time.monotonic()
         plane.start()
         planes.append(time.monotonic() - t0)

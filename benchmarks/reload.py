@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/reload.py [--rounds 10]
 
 Each round changes one line of Go (the value of a response header), rebuilds,
-then makes Envoy serve the new module either by restarting it or by an ECDS
-reload, and stops the clock when a request shows the new header. The two loops
+then makes Envoy serve the new module either by restarting it
+(``envoy.restart(config=...)``) or by an ECDS reload, and stops the clock when a
+request shows the new header. ``labkit.traffic`` sends requests meanwhile, to
+count how many got an answer (the same helper notebook 06 uses). The two loops
 alternate round by round, so both see the same machine; a configuration-only
 reload (no rebuild) is measured too. Prints medians and ratios.
 """
@@ -46,19 +48,24 @@ def main() -> None:
     def verified(envoy: labkit.Envoy, value: str) -> None:
         labkit.curl(envoy).expect_header("my-new-header", value)
 
+    answered: dict[str, list[float]] = {"restart": [], "reload": []}
+
     def restart_loop() -> float:
         t0 = time.monotonic()
         value, b = edit_and_build()
-        restarted.config = labkit.EnvoyConfig(labkit.WasmFilter(b))
-        restarted.restart()
+        with labkit.traffic(restarted) as during:
+            restarted.restart(config=labkit.EnvoyConfig(labkit.WasmFilter(b)))
         verified(restarted, value)
+        answered["restart"].append(1 - len(during.failed) / max(len(during), 1))
         return time.monotonic() - t0
 
     def reload_loop() -> float:
         t0 = time.monotonic()
         value, b = edit_and_build()
-        reloaded.reload(labkit.WasmFilter(b, reloadable=True))
+        with labkit.traffic(reloaded) as during:
+            reloaded.reload(labkit.WasmFilter(b, reloadable=True))
         verified(reloaded, value)
+        answered["reload"].append(1 - len(during.failed) / max(len(during), 1))
         return time.monotonic() - t0
 
     def config_reload() -> float:
@@ -92,6 +99,9 @@ def main() -> None:
     print(row("edit + build + restart + verified", restart_s))
     print(row("edit + build + ECDS reload + verified", reload_s))
     print(row("configuration-only ECDS reload (no build)", config_s))
+    for loop, shares in answered.items():
+        print(f"requests answered 200 during the {loop}: {100 * statistics.mean(shares):5.1f} % "
+              "(labkit.traffic, one request every 50 ms)")
 
 
 if __name__ == "__main__":

@@ -8,81 +8,45 @@ Build a Go Proxy-Wasm extension, run it in a real Envoy, and check it::
     envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter(build))).start()
     labkit.curl(envoy).expect_status(200)
 
-Everything public is re-exported here; the modules behind it are private.
+This namespace holds what the notebooks use. The plumbing lives in
+subpackages and modules of its own, importable as such:
+
+    labkit.envoy       config, process, reload, stats, bucket, log reading
+    labkit.kube        Kube client, connect(), the local control plane and its build
+    labkit.processes   ManagedProcess, wait strategies, the process registry
+    labkit.toolchain   find_go / find_envoy / find_func_e / find_tinygo
+    labkit.errors      every exception labkit raises, in one documented hierarchy
+    labkit.exercises   load("04") -> exercises with check(), hint(), solution()
 """
 
-from ._bucket import Bucket
-from ._envoy import Envoy, LogLine
-from ._envoy_config import EnvoyConfig, RemoteModule, WasmFilter, plugin_configuration, validate
-from ._reload import Reload, ReloadRejected, RemoteModuleError
-from ._errors import (
-    BuildError,
-    CheckFailed,
-    ConfigError,
-    HTTPError,
-    LabError,
-    MetricNotFound,
-    ModuleError,
-    PortInUseError,
-    ProcessError,
-    ProcessExited,
-    StartTimeout,
-    ToolchainError,
-    ClusterError,
-    ClusterNotFound,
-    KubeError,
-)
-from ._extension import (
-    SDK,
-    SDK_VERSION,
-    TINYGO_SDK,
-    TINYGO_SDK_VERSION,
-    Build,
-    Diagnostic,
-    Extension,
-    scaffold,
-)
+from ._doctor import doctor
+from ._extension import SDK, SDK_VERSION, Build, Extension, scaffold
 from ._http import Response, curl
-from ._kube import Kube, connect, find_kubeconfig, load_manifests
-from ._kube_build import ETCD_VERSION, KUBERNETES_VERSION, ControlPlaneBinaries, build_control_plane
-from ._kube_crds import ISTIO_VERSION
-from ._kube_local import ControlPlane
-from ._stats import Histogram, Sample, Stats, StatsDelta
 from ._paths import workspace
-from ._processes import (
-    HTTPWait,
-    ManagedProcess,
-    OutputWait,
-    TCPWait,
-    clean,
-    free_port,
-    running_processes,
-)
-from ._toolchain import Doctor, Tool, doctor, find_envoy, find_func_e, find_go, find_tinygo
+from ._ports import free_port
+from ._traffic import traffic
+from .envoy import Bucket, Envoy, EnvoyConfig, RemoteModule, WasmFilter, validate
+from .errors import (BuildError, CheckFailed, ConfigError, HTTPError, LabError, ReloadRejected,
+                     RemoteModuleError)
+from .kube import connect
+from .processes import clean, running_processes
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    # toolchain
-    "doctor", "Doctor", "Tool", "find_go", "find_envoy", "find_func_e", "find_tinygo",
-    # extensions
-    "scaffold", "Extension", "Build", "Diagnostic", "SDK", "SDK_VERSION", "TINYGO_SDK",
-    "TINYGO_SDK_VERSION",
-    # envoy
-    "EnvoyConfig", "WasmFilter", "RemoteModule", "plugin_configuration", "validate", "Envoy", "LogLine",
-    "Reload", "ReloadRejected", "RemoteModuleError", "Bucket",
-    # http and stats
-    "curl", "Response", "Stats", "StatsDelta", "Sample", "Histogram",
-    # kubernetes
-    "connect", "Kube", "find_kubeconfig", "load_manifests", "ControlPlane", "build_control_plane",
-    "ControlPlaneBinaries", "KUBERNETES_VERSION", "ETCD_VERSION", "ISTIO_VERSION",
-    # processes
-    "ManagedProcess", "HTTPWait", "TCPWait", "OutputWait", "clean", "running_processes", "free_port",
-    "workspace",
-    # errors
-    "LabError", "ToolchainError", "BuildError", "ModuleError", "ConfigError", "ProcessError",
-    "PortInUseError", "ProcessExited", "StartTimeout", "HTTPError", "MetricNotFound", "CheckFailed",
-    "KubeError", "ClusterNotFound", "ClusterError",
+    # your tools and your files
+    "doctor", "workspace", "clean", "running_processes", "free_port",
+    # your extension
+    "scaffold", "Extension", "Build", "SDK", "SDK_VERSION",
+    # Envoy
+    "EnvoyConfig", "WasmFilter", "RemoteModule", "validate", "Envoy", "Bucket",
+    # requests
+    "curl", "Response", "traffic",
+    # Kubernetes and Istio
+    "connect",
+    # errors a notebook catches or raises
+    "LabError", "CheckFailed", "BuildError", "ConfigError", "ReloadRejected", "RemoteModuleError",
+    "HTTPError",
 ]
 
 # `labkit.exercises.load("04")` works after a plain `import labkit`.

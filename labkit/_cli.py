@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._errors import LabError
+from .errors import Interrupted, LabError
 
 
 def _doctor(args) -> int:
-    from ._toolchain import doctor
+    from ._doctor import doctor
 
     report = doctor()
     print(report)
@@ -18,7 +18,7 @@ def _doctor(args) -> int:
 
 
 def _ps(args) -> int:
-    from ._processes import running_processes
+    from .processes import running_processes
 
     procs = running_processes()
     if not procs:
@@ -29,7 +29,7 @@ def _ps(args) -> int:
 
 
 def _clean(args) -> int:
-    from ._processes import clean
+    from .processes import clean
 
     clean()
     return 0
@@ -49,8 +49,7 @@ def _run(args) -> int:
 
 
 def _cluster(args) -> int:
-    from ._kube_build import build_control_plane
-    from ._kube_local import ControlPlane, running_control_plane
+    from .kube import ControlPlane, build_control_plane, running_control_plane
 
     if args.action == "build":
         binaries = build_control_plane()
@@ -112,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@
 
 A failed build raises :class:`BuildError` whose ``diagnostics`` are the Go
 compiler's messages as ``file:line:col`` records, shown with the source line.
+A build that succeeds but makes a module Envoy cannot load (no Proxy-Wasm
+exports: the wrong SDK for the toolchain) is a BuildError too, saying why.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import re
@@ -20,12 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from ._errors import BuildError, LabError, ModuleError
+from ._diagnostics import Diagnostic, parse_diagnostics
+from ._files import replacing, sha256_of
 from ._paths import repo_root, workspace
-from ._toolchain import find_go, find_tinygo
+from ._wasm import TETRATE_SDK, UPSTREAM_SDK, inspect_module
+from .errors import BuildError, Interrupted, LabError, ModuleError
+from .toolchain import find_go, find_tinygo
 
-__all__ = ["Extension", "Build", "Diagnostic", "scaffold", "examples_dir", "SDK", "SDK_VERSION",
-           "TINYGO_SDK", "TINYGO_SDK_VERSION"]
+__all__ = ["Extension", "Build", "scaffold", "examples_dir", "SDK", "SDK_VERSION", "TINYGO_SDK",
+           "TINYGO_SDK_VERSION"]
 
 # The upstream SDK has no release tags: it is pinned by pseudo-version.
 SDK = "github.com/proxy-wasm/proxy-wasm-go-sdk"
@@ -38,76 +42,16 @@ Toolchain = Literal["go", "tinygo"]
 
 
 @dataclass(frozen=True)
-class Diagnostic:
-    """One compiler message, e.g. ``main.go:12:5: undefined: foo``."""
-
-    file: str
-    line: int
-    column: int
-    message: str
-    source_line: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
-
-    def pretty(self) -> str:
-        """The message with its source line and a caret under the column."""
-        if not self.source_line:
-            return str(self)
-        src = self.source_line.replace("\t", "    ")
-        col = len(self.source_line[: max(self.column - 1, 0)].replace("\t", "    "))
-        return f"{self}\n{self.line:5d} | {src}\n      | {' ' * col}^"
-
-
-_DIAG = re.compile(r"^(?:\./)?(?P<file>[^\s:][^:]*\.go):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<msg>.*)$")
-
-
-def parse_diagnostics(output: str, project: Path) -> list[Diagnostic]:
-    """Turn ``go build`` output into Diagnostics (continuation lines are joined)."""
-    diags: list[Diagnostic] = []
-    for raw in output.splitlines():
-        m = _DIAG.match(raw.strip())
-        if m:
-            rel = m["file"]
-            path = (project / rel) if not os.path.isabs(rel) else Path(rel)
-            line = int(m["line"])
-            try:
-                src = path.read_text().splitlines()[line - 1]
-            except (OSError, IndexError):
-                src = ""
-            try:
-                rel = str(path.resolve().relative_to(project.resolve()))
-            except ValueError:
-                pass
-            diags.append(Diagnostic(rel, line, int(m["col"] or 0), m["msg"], src))
-        elif raw.startswith("\t") and diags:
-            last = diags[-1]
-            diags[-1] = Diagnostic(last.file, last.line, last.column,
-                                   last.message + "\n" + raw.strip(), last.source_line)
-    return diags
-
-
-def render_diagnostics_html(diags: list[Diagnostic]) -> str:
-    items = []
-    for d in diags:
-        caret = " " * max(d.column - 1, 0) + "^"
-        src = (f"<pre style='margin:0 0 6px 0;background:#f7f7f7'>{d.line:4d} | "
-               f"{html.escape(d.source_line.replace(chr(9), ' '))}\n     | {caret}</pre>"
-               if d.source_line else "")
-        items.append(f"<div><code>{html.escape(d.file)}:{d.line}:{d.column}</code> "
-                     f"{html.escape(d.message)}{src}</div>")
-    return "".join(items)
-
-
-@dataclass(frozen=True)
 class Build:
-    """A built module. ``path`` is the ``.wasm`` file."""
+    """A built module. ``path`` is the ``.wasm`` file, ``name`` the project's name
+    (the plugin name a :class:`labkit.WasmFilter` takes by default)."""
 
     path: Path
     sha256: str
     size: int
     seconds: float
     toolchain: str
+    name: str = ""
 
     def __str__(self) -> str:
         return (f"built {self.path} with {self.toolchain} in {self.seconds:.1f} s: "
@@ -120,14 +64,6 @@ class Build:
                 f"<tr><th style='text-align:left'>sha256</th><td><code>{self.sha256}</code></td></tr>"
                 f"<tr><th style='text-align:left'>built in</th><td>{self.seconds:.1f} s with {self.toolchain}</td></tr>"
                 "</table>")
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Extension:
@@ -171,8 +107,20 @@ class Extension:
         (self.path / "go.sum").unlink(missing_ok=True)
         out = _go(go, ["mod", "download", sdk], self.path, env)
         if out.returncode != 0:
-            raise _module_error(sdk, version, out.stdout, env)
+            raise _module_error(f"{sdk}@{version}", out.stdout, env)
         return self
+
+    def go(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run ``go <args>`` in the project with the lab's Go; returns its output.
+
+        ``ext.go("mod", "tidy")`` is what you would type in the project folder.
+        A failure raises ModuleError (or BuildError) with Go's words and a fix.
+        """
+        out = _go(find_go().require(), list(args), self.path, env)
+        if out.returncode != 0:
+            what = "go " + " ".join(args)
+            raise _module_error(what, out.stdout, env)
+        return out.stdout
 
     # --------------------------------------------------------------- files
     def write(self, filename: str, source: str) -> Path:
@@ -187,45 +135,117 @@ class Extension:
 
     # --------------------------------------------------------------- build
     def build(self, *, env: dict[str, str] | None = None) -> Build:
-        """Compile the project to ``main.wasm``. Raises BuildError with diagnostics."""
+        """Compile the project to ``main.wasm``. Raises BuildError with diagnostics.
+
+        The module is written next to ``main.wasm`` and renamed into place only
+        when the build succeeded and the result is a Proxy-Wasm module, so a
+        failed build never replaces a working module.
+        """
         if not (self.path / "go.mod").exists():
             raise BuildError(f"{self.path} is not a scaffolded project (no go.mod)",
                              fix=f"run labkit.scaffold({self.name!r}) first")
-        if self.toolchain == "tinygo":
-            cmd = [find_tinygo().require(), "build", "-o", str(self.wasm), "-scheduler=none",
-                   "-target=wasi", "."]
-            build_env = dict(env or {})
-        else:
-            cmd = [find_go().require(), "build", "-buildmode=c-shared", "-o", str(self.wasm), "."]
-            build_env = {"GOOS": "wasip1", "GOARCH": "wasm", **(env or {})}
-        tmp = self.wasm.with_suffix(".wasm.tmp")
-        cmd[cmd.index(str(self.wasm))] = str(tmp)
-        t0 = time.monotonic()
-        out = subprocess.run(cmd, cwd=self.path, capture_output=True, text=True,
-                             env={**os.environ, **build_env})
-        seconds = time.monotonic() - t0
-        if out.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            text = out.stdout + out.stderr
-            diags = parse_diagnostics(text, self.path)
-            # Go >= 1.26 reports a missing go.sum entry at the import line, as a diagnostic.
-            if (not diags and ("go.sum" in text or "no required module provides" in text
-                               or "missing go.sum entry" in text)) or (
-                    diags and all("missing go.sum entry" in d.message for d in diags)):
-                raise ModuleError("the project's Go module setup is incomplete",
-                                  cause=text.strip()[-1500:],
-                                  fix=f"run labkit.scaffold({self.name!r}) again to download the SDK")
-            where = f" at {diags[0].file}:{diags[0].line}" if diags else ""
+        self._check_entry_point()
+        with replacing(self.wasm) as tmp:
+            if self.toolchain == "tinygo":
+                cmd = [find_tinygo().require(), "build", "-o", str(tmp), "-scheduler=none",
+                       "-target=wasi", "."]
+                build_env = dict(env or {})
+            else:
+                cmd = [find_go().require(), "build", "-buildmode=c-shared", "-o", str(tmp), "."]
+                build_env = {"GOOS": "wasip1", "GOARCH": "wasm", **(env or {})}
+            t0 = time.monotonic()
+            try:
+                out = subprocess.run(cmd, cwd=self.path, capture_output=True, text=True,
+                                     env={**os.environ, **build_env})
+            except KeyboardInterrupt:
+                raise Interrupted(f"stopped the {self.toolchain} build of {self.name!r}; "
+                                  f"{self.wasm.name} is unchanged") from None
+            seconds = time.monotonic() - t0
+            if out.returncode != 0:
+                raise self._build_error(out.stdout + out.stderr)
+            self._check_module(tmp)
+        return Build(self.wasm, sha256_of(self.wasm), self.wasm.stat().st_size, seconds,
+                     self.toolchain, self.name)
+
+    def _build_error(self, text: str) -> LabError:
+        if "errors parsing go.mod" in text:
+            return _module_error("the build", text, None)
+        diags = parse_diagnostics(text, self.path)
+        # Go >= 1.26 reports a missing go.sum entry at the import line, as a diagnostic.
+        if (not diags and ("go.sum" in text or "no required module provides" in text
+                           or "missing go.sum entry" in text)) or (
+                diags and all("missing go.sum entry" in d.message for d in diags)):
+            return ModuleError("the project's Go module setup is incomplete",
+                               cause=text.strip()[-1500:],
+                               fix=f"run labkit.scaffold({self.name!r}) again to download the SDK")
+        if not diags:
+            return BuildError(f"{self.name}: the {self.toolchain} build failed", output=text,
+                              fix="read the compiler output above")
+        first = diags[0]
+        fix = f"fix the code at {first.file}:{first.line}, then build again"
+        if first.hint and "above" in first.hint:
+            fix = f"close the bracket the hint names (the mistake is above {first.file}:{first.line}), then build again"
+        count = f"{len(diags)} error{'s' if len(diags) != 1 else ''}"
+        return BuildError(f"{self.name}: the {self.toolchain} build failed at {first.file}:{first.line} "
+                          f"({count})", diagnostics=diags, output=text, fix=fix)
+
+    def _check_entry_point(self) -> None:
+        """Upstream Go builds a WASI reactor whose main() never runs: registering the
+        contexts there (the TinyGo tutorial's way) leaves the SDK without a VM context,
+        and Envoy fails with a nil-pointer panic in thousands of log lines. Say it now."""
+        if self.toolchain != "go":
+            return
+        for path in sorted(self.path.glob("*.go")):
+            if path.name.endswith("_test.go"):
+                continue
+            source = path.read_text()
+            if UPSTREAM_SDK not in source:
+                continue  # another SDK: the module check after the build says what is wrong
+            inside_main = _function_body(source, "main")
+            if inside_main is None or "init" in _registering_functions(source):
+                continue
+            m = re.search(r"proxywasm\.Set(VM|Plugin|Http)Context\(", inside_main[1])
+            if not m:
+                continue
+            line = source[: inside_main[0] + m.start()].count("\n") + 1
+            text = source.splitlines()[line - 1]
+            call = f"proxywasm.Set{m.group(1)}Context"
             raise BuildError(
-                f"{self.name}: the Go build failed{where} ({len(diags)} error{'s' if len(diags) != 1 else ''})"
-                if diags else f"{self.name}: the Go build failed",
-                diagnostics=diags, output=text,
-                fix="fix the code at the line shown, then build again" if diags
-                else "read the compiler output above",
-            )
-        # Rename into place: a running Envoy never sees a half-written module.
-        os.replace(tmp, self.wasm)
-        return Build(self.wasm, sha256_of(self.wasm), self.wasm.stat().st_size, seconds, self.toolchain)
+                f"{self.name}: {call} is called in main(), which never runs in a module built "
+                "with upstream Go",
+                diagnostics=[Diagnostic(
+                    path.name, line, text.find("proxywasm") + 1,
+                    f"{call} in main(): upstream Go builds a WASI reactor, whose main() Envoy never "
+                    "calls, so the SDK would have no VM context", text,
+                    hint="move it into func init() { ... } and leave func main() {} empty")],
+                fix=f"call {call} in init() (the upstream SDK's entry point); main() stays empty. "
+                    "Only TinyGo with the tetratelabs SDK registers in main()")
+
+    def _check_module(self, wasm: Path) -> None:
+        """A module without Proxy-Wasm exports builds fine and fails only in Envoy."""
+        info = inspect_module(wasm)
+        if info is None:
+            raise BuildError(f"{self.name}: the build wrote {wasm.name}, which is not a Wasm module",
+                             fix="read the compiler output; build again")
+        if info.is_proxy_wasm:
+            return
+        if self.toolchain == "go" and TETRATE_SDK in info.sdks:
+            why = (f"the project uses {TETRATE_SDK}, the TinyGo-era SDK: with upstream Go it builds "
+                   "a module that exports no Proxy-Wasm functions, and Envoy would refuse it with "
+                   "'Missing or unknown Proxy-Wasm ABI version'")
+            fix = (f"use {UPSTREAM_SDK} (change the import paths; labkit.scaffold() pins it) with "
+                   "SetVMContext in init(), or build this project with toolchain='tinygo'")
+        elif self.toolchain == "tinygo" and UPSTREAM_SDK in info.sdks:
+            why = (f"the project uses {UPSTREAM_SDK}, which exports its callbacks with "
+                   "//go:wasmexport; TinyGo 0.33 ignores that, so the module exports no Proxy-Wasm "
+                   "functions and Envoy would refuse it")
+            fix = (f"on the TinyGo track use {TETRATE_SDK} {TINYGO_SDK_VERSION} (scaffold(..., "
+                   "toolchain='tinygo') does), or build with toolchain='go'")
+        else:
+            why = (f"the module ({info.kind}) exports no Proxy-Wasm functions "
+                   f"(no proxy_abi_version_*, exports: {', '.join(info.exports[:6]) or 'none'})")
+            fix = "import the proxy-wasm Go SDK and register a VM context (see the starter main.go)"
+        raise BuildError(f"{self.name}: built, but Envoy cannot load it", cause=why, fix=fix)
 
     def __repr__(self) -> str:
         return f"<Extension {self.name!r} at {self.path} ({self.toolchain})>"
@@ -267,19 +287,52 @@ _UNREACHABLE = ("dial tcp", "connection refused", "no such host", "i/o timeout",
                 "TLS handshake timeout", "network is unreachable")
 
 
-def _module_error(sdk: str, version: str, output: str, env: dict[str, str] | None) -> ModuleError:
+def _module_error(what: str, output: str, env: dict[str, str] | None) -> ModuleError:
+    """Go's words about a module it could not resolve, with the fix for the usual causes."""
     proxy = (env or {}).get("GOPROXY") or os.environ.get("GOPROXY") or "the default proxy"
     tail = output.strip()[-1500:]
+    branch = re.search(r'require (\S+): version "([^"]+)" invalid', output)
+    if branch and not branch.group(2).startswith("v"):
+        module, name = branch.groups()
+        return ModuleError(
+            f"go.mod requires {module} at {name!r}, a branch name, and the module proxy refuses it",
+            cause=tail,
+            fix=f"`go mod edit -require={module}@{name}` wrote the branch name into go.mod as it is, "
+                "and the module proxy serves only published versions (403 'not available'): now "
+                "every go command refuses this go.mod, `go mod edit` included. Open go.mod and "
+                f"replace {name!r} with a version ({SDK_VERSION} for the SDK, labkit.SDK_VERSION), "
+                "or run labkit.scaffold() again, which rewrites go.mod")
     if any(s in output for s in _UNREACHABLE):
-        return ModuleError(f"could not reach the Go module proxy ({proxy}) to download {sdk}",
+        return ModuleError(f"could not reach the Go module proxy ({proxy}) for {what}",
                            cause=tail,
                            fix="check your network connection and GOPROXY; offline, a module already "
                                "in the cache works with GOPROXY=off")
     if any(s in output for s in ("unknown revision", "invalid version", "not available",
                                  "404 Not Found", "410 Gone", "invalid pseudo-version")):
-        return ModuleError(f"the module proxy does not know {sdk}@{version}",
+        return ModuleError(f"the module proxy does not know {what}",
                            cause=tail,
                            fix=f"leave sdk_version out to use the pinned version ({SDK_VERSION}), "
                                "or pick a version that exists")
-    return ModuleError(f"could not download {sdk}@{version}", cause=tail,
-                       fix="read the `go get` output above")
+    return ModuleError(f"{what} failed", cause=tail, fix="read Go's output above")
+
+
+def _function_body(source: str, name: str) -> tuple[int, str] | None:
+    """(offset, text) of the body of ``func name()`` in Go source, or None."""
+    m = re.search(rf"^func\s+{name}\s*\(\s*\)\s*\{{", source, re.M)
+    if not m:
+        return None
+    depth, i = 1, m.end()
+    while i < len(source) and depth:
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        i += 1
+    return m.end(), source[m.end():i - 1]
+
+
+def _registering_functions(source: str) -> set[str]:
+    """Which of main() and init() call proxywasm.Set*Context."""
+    found = set()
+    for name in ("main", "init"):
+        body = _function_body(source, name)
+        if body and re.search(r"proxywasm\.Set(VM|Plugin|Http)Context\(", body[1]):
+            found.add(name)
+    return found

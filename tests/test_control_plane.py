@@ -13,7 +13,9 @@ import textwrap
 import pytest
 
 import labkit
-from conftest import LABKIT_CLI, alive, gone, names_running, unique
+from helpers import LABKIT_CLI, REPO, alive, gone, names_running, unique
+
+pytestmark = pytest.mark.kube
 
 
 def assert_nothing_left(name: str) -> None:
@@ -28,21 +30,22 @@ def test_port_taken_is_reported_before_anything_starts():
         s.listen()
         port = s.getsockname()[1]
         name = unique("kc")
-        with pytest.raises(labkit.PortInUseError) as err:
-            labkit.ControlPlane(name, port=port).start()
+        with pytest.raises(labkit.errors.PortInUseError) as err:
+            labkit.kube.ControlPlane(name, port=port).start()
     assert str(port) in err.value.message
-    assert "python" in err.value.message  # names who holds it
+    assert "the kube-apiserver port" in err.value.message  # which port it was
+    assert "this Python process itself" in err.value.message  # names who holds it
     assert_nothing_left(name)
 
 
 def test_etcd_that_cannot_start_is_reported_with_its_log():
     name = unique("kc")
-    plane = labkit.ControlPlane(name, crds=False)
+    plane = labkit.kube.ControlPlane(name, crds=False)
     # damaged data: etcd's database file is not a database
     snap = plane.dir / "etcd" / "member" / "snap"
     snap.mkdir(parents=True)
     (snap / "db").write_bytes(b"this is not a bbolt database" * 100)
-    with pytest.raises(labkit.ClusterError) as err:
+    with pytest.raises(labkit.errors.ClusterError) as err:
         plane.start()
     e = err.value
     assert e.message == "etcd did not start"
@@ -60,42 +63,42 @@ def test_etcd_that_cannot_start_is_reported_with_its_log():
 
 def test_build_failure_shows_the_last_lines_of_go(tmp_path):
     with pytest.raises(labkit.BuildError) as err:
-        labkit.build_control_plane("v1.37.99", cache=tmp_path, progress=None)
+        labkit.kube.build_control_plane("v1.37.99", cache=tmp_path, progress=None)
     e = err.value
     assert "download k8s.io/kubernetes" in e.message
     assert "v1.37.99" in e.output  # Go's own words, not a paraphrase
-    assert labkit.KUBERNETES_VERSION in e.fix
+    assert labkit.kube.KUBERNETES_VERSION in e.fix
     assert (tmp_path / "kubernetes-v1.37.99" / "build.log").is_file()
     assert not (tmp_path / "kubernetes-v1.37.99" / "build.json").exists()  # nothing cached
 
 
 def test_unknown_istio_release_is_reported_before_anything_starts():
     name = unique("kc")
-    with pytest.raises(labkit.ClusterError) as err:
-        labkit.ControlPlane(name, istio_version="0.0.99").start()
+    with pytest.raises(labkit.errors.ClusterError) as err:
+        labkit.kube.ControlPlane(name, istio_version="0.0.99").start()
     assert "Istio 0.0.99's CRDs" in err.value.message
-    assert labkit.ISTIO_VERSION in err.value.fix
+    assert labkit.kube.ISTIO_VERSION in err.value.fix
     assert_nothing_left(name)
 
 
 def test_crd_file_without_the_labs_kinds_is_refused(tmp_path):
-    from labkit._kube_crds import crd_documents
+    from labkit.kube.crds import crd_documents
 
     bad = tmp_path / "crds.yaml"
     bad.write_text("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
                    "metadata: {name: things.example.com}\n"
                    "spec: {names: {kind: Thing}}\n")
-    with pytest.raises(labkit.ClusterError, match="lacks EnvoyFilter, WasmPlugin") as err:
+    with pytest.raises(labkit.errors.ClusterError, match="lacks EnvoyFilter, WasmPlugin") as err:
         crd_documents(bad)
     assert "Thing" in err.value.cause
 
 
 def test_without_crds_istio_kinds_are_unknown_and_the_error_says_why():
     name = unique("kc")
-    with labkit.ControlPlane(name, crds=False) as plane:
+    with labkit.kube.ControlPlane(name, crds=False) as plane:
         kube = plane.kube()
         assert kube.has_kind("Deployment")
-        with pytest.raises(labkit.KubeError) as err:
+        with pytest.raises(labkit.errors.KubeError) as err:
             kube.apply({"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
                         "metadata": {"name": "x"}, "spec": {"url": "http://x/y.wasm"}})
         assert "does not know the kind WasmPlugin" in err.value.message
@@ -114,7 +117,7 @@ def no_kubeconfig(monkeypatch, tmp_path):
 
 def test_connect_uses_kubeconfig_env_first(control_plane, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
-    assert labkit.find_kubeconfig() == (control_plane.kubeconfig, "$KUBECONFIG")
+    assert labkit.kube.find_kubeconfig() == (control_plane.kubeconfig, "$KUBECONFIG")
     kube = labkit.connect()
     assert kube.source == "$KUBECONFIG"
     assert kube.server == control_plane.server
@@ -125,13 +128,13 @@ def test_connect_reads_home_kubeconfig(control_plane, no_kubeconfig, tmp_path):
     (tmp_path / ".kube" / "config").write_text(control_plane.kubeconfig.read_text())
     kube = labkit.connect()
     assert kube.source == "~/.kube/config"
-    assert kube.version() == labkit.KUBERNETES_VERSION
+    assert kube.version() == labkit.kube.KUBERNETES_VERSION
 
 
 def test_connect_without_any_cluster_says_what_to_do(no_kubeconfig):
-    assert labkit.find_kubeconfig() == (None, "")
+    assert labkit.kube.find_kubeconfig() == (None, "")
     # the session's control plane has another name than the default "cluster"
-    with pytest.raises(labkit.ClusterNotFound) as err:
+    with pytest.raises(labkit.errors.ClusterNotFound) as err:
         labkit.connect()
     assert "make cluster" in err.value.fix and "local=True" in err.value.fix
 
@@ -139,7 +142,7 @@ def test_connect_without_any_cluster_says_what_to_do(no_kubeconfig):
 def test_broken_kubeconfig_is_a_clear_error(tmp_path):
     bad = tmp_path / "kubeconfig"
     bad.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
-    with pytest.raises(labkit.KubeError, match="could not read the kubeconfig"):
+    with pytest.raises(labkit.errors.KubeError, match="could not read the kubeconfig"):
         labkit.connect(bad)
 
 
@@ -160,10 +163,10 @@ def test_cluster_up_status_down_from_a_terminal():
         status = subprocess.run([LABKIT_CLI, "cluster", "status", "--name", name], env=env,
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
-        assert f"Kubernetes {labkit.KUBERNETES_VERSION}" in status.stdout
+        assert f"Kubernetes {labkit.kube.KUBERNETES_VERSION}" in status.stdout
         info = json.loads((labkit.workspace() / ".labkit" / "clusters" / name / "cluster.json")
                           .read_text())
-        assert info["istio_crds"] == labkit.ISTIO_VERSION
+        assert info["istio_crds"] == labkit.kube.ISTIO_VERSION
     finally:
         down = subprocess.run([LABKIT_CLI, "cluster", "down", "--name", name, "--purge"], env=env,
                               capture_output=True, text=True, timeout=60)
@@ -180,7 +183,7 @@ def test_killing_the_owner_stops_the_whole_control_plane(workspace):
     name = unique("kc")
     script = textwrap.dedent(f"""
         import json, labkit, time
-        plane = labkit.ControlPlane({name!r}, crds=False).start()
+        plane = labkit.kube.ControlPlane({name!r}, crds=False).start()
         print(json.dumps({{role: p.pid for role, p in plane._processes.items()}}), flush=True)
         time.sleep(300)
     """)
@@ -198,29 +201,31 @@ def test_killing_the_owner_stops_the_whole_control_plane(workspace):
     finally:
         if owner.poll() is None:
             owner.kill()
-        labkit.ControlPlane(name).purge()
+        labkit.kube.ControlPlane(name).purge()
 
 
 # ------------------------------------------------------------- the build cache
 def test_binaries_are_cached_and_keyed_by_version(control_plane):
     said: list[str] = []
-    binaries = labkit.build_control_plane(progress=said.append)
+    binaries = labkit.kube.build_control_plane(progress=said.append)
     assert said == []  # nothing was built: the session's plane already needed them
-    assert (binaries.kubernetes_version, binaries.etcd_version) == (labkit.KUBERNETES_VERSION,
-                                                                    labkit.ETCD_VERSION)
+    assert (binaries.kubernetes_version, binaries.etcd_version) == (labkit.kube.KUBERNETES_VERSION,
+                                                                    labkit.kube.ETCD_VERSION)
     version = subprocess.run([binaries.etcd, "--version"], capture_output=True, text=True).stdout
-    assert f"etcd Version: {labkit.ETCD_VERSION.lstrip('v')}" in version
+    assert f"etcd Version: {labkit.kube.ETCD_VERSION.lstrip('v')}" in version
     version = subprocess.run([binaries.kube_apiserver, "--version"], capture_output=True,
                              text=True).stdout
-    assert version.strip() == f"Kubernetes {labkit.KUBERNETES_VERSION}"
+    assert version.strip() == f"Kubernetes {labkit.kube.KUBERNETES_VERSION}"
     # the build module pins Kubernetes and maps each staging module to its published twin
     go_mod = (binaries.dir.parent / "src" / "go.mod").read_text()
-    assert f"k8s.io/kubernetes {labkit.KUBERNETES_VERSION}" in go_mod
+    assert f"k8s.io/kubernetes {labkit.kube.KUBERNETES_VERSION}" in go_mod
     assert "k8s.io/client-go => k8s.io/client-go v0.37.2" in go_mod
     # another pinned version is another cache entry: it would be built, not reused
-    from labkit._kube_build import _cached
+    from labkit.kube.build import _binaries, _entry
 
-    assert _cached(binaries.dir.parent, labkit.KUBERNETES_VERSION, "v3.6.0") is None
-    assert _cached(binaries.dir.parent, labkit.KUBERNETES_VERSION, labkit.ETCD_VERSION) == binaries
+    assert _binaries(_entry(labkit.kube.KUBERNETES_VERSION, "v3.6.0")) is None
+    assert _binaries(_entry(labkit.kube.KUBERNETES_VERSION, labkit.kube.ETCD_VERSION)) == binaries
+    # the cache is per user (a second clone reuses it), not inside the checkout
+    assert not binaries.dir.is_relative_to(REPO)
     doctor = {t.name: t for t in labkit.doctor().tools}
     assert doctor["kube-apiserver"].ok and doctor["kube-apiserver"].path == str(binaries.kube_apiserver)

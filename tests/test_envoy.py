@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import labkit
-from conftest import EXAMPLES, envoy_children, refusing_plugin_source, gone, names_running, unique
+from helpers import EXAMPLES, envoy_children, refusing_plugin_source, gone, names_running, unique
 
 pytestmark = pytest.mark.envoy
 
@@ -84,7 +84,7 @@ def test_same_name_replaces_the_running_envoy(envoys):
 
 
 def test_func_e_runner(log_headers, envoys):
-    func_e = labkit.find_func_e()
+    func_e = labkit.toolchain.find_func_e()
     if not func_e.ok:
         pytest.skip(f"func-e is not usable here: {func_e.problem} (fix: {func_e.fix})")
     envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])), runner="func-e").start()
@@ -108,16 +108,47 @@ def test_port_in_use(log_headers, envoys):
         holder.listen()
         port = holder.getsockname()[1]
         envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])), port=port)
-        with pytest.raises(labkit.PortInUseError) as info:
+        with pytest.raises(labkit.errors.PortInUseError) as info:
             envoy.start()
     err = info.value
-    assert err.port == port
-    assert str(port) in err.message
-    assert "python" in err.message.lower()  # the holder is named: this test process
-    assert err.fix
+    assert (err.port, err.role) == (port, "listener")
+    assert err.message.startswith(f"the listener port {port} on 127.0.0.1 is already in use")
+    assert "this Python process itself" in err.message  # the holder: this test process
+    assert "leave the port out" in err.fix
     assert not envoy.running
     assert envoy.name not in names_running()
     assert envoy_children() == []
+
+
+def test_admin_port_held_by_an_envoy_of_this_kernel(envoys):
+    """Before: 'port N ... in use by envoy (pid P, started by labkit as 'x')'; now it says
+    which port it was and that the holder is the learner's own."""
+    first = envoys(labkit.EnvoyConfig()).start()
+    second = envoys(labkit.EnvoyConfig(), admin_port=first.admin_port)
+    with pytest.raises(labkit.errors.PortInUseError) as info:
+        second.start()
+    err = info.value
+    assert err.role == "admin" and err.port == first.admin_port
+    assert f"labkit's '{first.name}'" in err.message and "started by this kernel" in err.message
+    assert err.fix.startswith("it is yours: stop it")
+    assert first.running and not second.running
+
+
+def test_a_yaml_files_port_in_use_is_not_to_be_left_out(envoys, tmp_path):
+    """A file's ports are the file's: the fix is to change the file, not to leave them out."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        path = labkit.EnvoyConfig().write(tmp_path / "envoy.yaml", port=labkit.free_port(),
+                                          admin_port=port)
+        envoy = envoys(path)
+        with pytest.raises(labkit.errors.PortInUseError) as info:
+            envoy.start()
+    err = info.value
+    assert err.role == "admin"
+    assert "leave the port out" not in err.fix
+    assert err.fix.endswith("change its port_value in envoy.yaml")
 
 
 def test_module_envoy_cannot_load_is_a_config_error_at_start(tmp_path, envoys):
@@ -130,6 +161,7 @@ def test_module_envoy_cannot_load_is_a_config_error_at_start(tmp_path, envoys):
     assert "Unable to create Wasm plugin junk" in err.message  # Envoy's own reason
     assert err.path == str(envoy.config_path)
     assert "Failed to load Wasm code" in err.cause
+    assert "goo.gle" not in err.cause  # Envoy's truncated config dump is not shown
     assert "not a Proxy-Wasm module" in err.fix
     assert envoy.pid is not None and gone(envoy.pid)
     assert envoy.name not in names_running()
@@ -150,7 +182,7 @@ def test_envoy_exiting_during_start_is_reported(log_headers, tmp_path, envoys):
     assert "192.0.2.1" in text
     (tmp_path / "envoy.yaml").write_text(text)
     envoy = envoys(tmp_path / "envoy.yaml")
-    with pytest.raises(labkit.ProcessExited) as info:
+    with pytest.raises(labkit.errors.ProcessExited) as info:
         envoy.start()
     err = info.value
     assert err.returncode is not None
@@ -205,7 +237,7 @@ def test_yaml_file_config_starts(log_headers, envoys, tmp_path):
 
 
 def test_yaml_file_without_admin_is_refused(log_headers, envoys, tmp_path):
-    d = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1]), port=labkit.free_port()).to_dict()
+    d = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])).to_dict(port=labkit.free_port())
     del d["admin"]
     config = tmp_path / "no-admin.yaml"
     config.write_text(yaml.safe_dump(d))
@@ -213,6 +245,102 @@ def test_yaml_file_without_admin_is_refused(log_headers, envoys, tmp_path):
     with pytest.raises(labkit.ConfigError, match="no admin address"):
         envoy.start()
     assert envoy.pid is None
+
+
+SETVMCONTEXT_IN_MAIN = """\
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() {
+	proxywasm.SetVMContext(&vmContext{})
+}
+
+type vmContext struct{ types.DefaultVMContext }
+"""
+
+
+@pytest.mark.go
+def test_setvmcontext_in_main_is_caught_by_build(workspace):
+    """The TinyGo tutorial's entry point with upstream Go: labkit says so at the line."""
+    ext = labkit.scaffold("tutorial-entry")
+    ext.write("main.go", SETVMCONTEXT_IN_MAIN)
+    with pytest.raises(labkit.BuildError) as info:
+        ext.build()
+    err = info.value
+    (diag,) = err.diagnostics
+    assert (diag.file, diag.line) == ("main.go", 9)
+    assert "is called in main(), which never runs" in err.message
+    assert "call proxywasm.SetVMContext in init()" in err.fix
+    assert "move it into func init()" in diag.hint
+
+
+@pytest.mark.go
+def test_setvmcontext_in_main_in_envoy_says_init(workspace, envoys):
+    """Built outside labkit, the module reaches Envoy, which fails in ~30,000 log lines.
+
+    Before: 'bad plugin configuration is the usual cause' and a tail of one-fragment
+    panic lines. Now: the panic once, joined, and 'call SetVMContext in init()'.
+    """
+    ext = labkit.scaffold("tutorial-entry-envoy")
+    ext.write("main.go", SETVMCONTEXT_IN_MAIN)
+    ext.go("build", "-buildmode=c-shared", "-o", "main.wasm", ".",
+           env={"GOOS": "wasip1", "GOARCH": "wasm"})
+    envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(ext.path / "main.wasm")))
+    with pytest.raises(labkit.ConfigError) as info:
+        envoy.start()
+    err = info.value
+    assert "call SetVMContext in init()" in err.fix
+    assert err.cause.count("nil pointer dereference") == 1
+    assert err.cause.startswith("the module panicked:\npanic: runtime error")
+    assert len(err.cause.splitlines()) < 25
+    assert "wasm log" not in err.cause and "goo.gle" not in err.cause
+
+
+TETRATE_MAIN = """\
+package main
+
+import (
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() { proxywasm.SetVMContext(&vmContext{}) }
+
+type vmContext struct{ types.DefaultVMContext }
+"""
+
+
+@pytest.mark.go
+def test_tetratelabs_sdk_built_with_go_names_the_sdk(workspace, envoys):
+    """Before: 'rebuild it with GOOS=wasip1 GOARCH=wasm go build', which the learner did."""
+    project = labkit.workspace() / "tetrate-with-go"
+    project.mkdir(exist_ok=True)
+    (project / "go.mod").write_text(
+        f"module tetrate\n\ngo 1.24\n\nrequire {labkit._extension.TINYGO_SDK} "
+        f"{labkit._extension.TINYGO_SDK_VERSION}\n")
+    (project / "main.go").write_text(TETRATE_MAIN)
+    ext = labkit.Extension("tetrate-with-go")
+    ext.go("mod", "tidy")
+    with pytest.raises(labkit.BuildError) as info:
+        ext.build()
+    err = info.value
+    assert "built, but Envoy cannot load it" in err.message
+    assert labkit._extension.TINYGO_SDK in err.cause and "exports no Proxy-Wasm functions" in err.cause
+    assert "toolchain='tinygo'" in err.fix and labkit.SDK in err.fix
+    assert not (project / "main.wasm").exists()  # nothing Envoy cannot load was written
+
+    # Built by hand and given to Envoy, the same reason comes from Envoy's refusal.
+    ext.go("build", "-buildmode=c-shared", "-o", "main.wasm", ".",
+           env={"GOOS": "wasip1", "GOARCH": "wasm"})
+    envoy = envoys(labkit.EnvoyConfig(labkit.WasmFilter(project / "main.wasm")))
+    with pytest.raises(labkit.ConfigError) as info:
+        envoy.start()
+    assert "Missing or unknown Proxy-Wasm ABI version" in info.value.cause
+    assert labkit._extension.TINYGO_SDK in info.value.fix and "GOOS=wasip1" not in info.value.fix
 
 
 def test_unknown_runner_is_refused():

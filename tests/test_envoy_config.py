@@ -9,9 +9,7 @@ import pytest
 import yaml
 
 import labkit
-from labkit._envoy_config import ROUTER_TYPE, STRING_TYPE, WASM_TYPE
-
-pytestmark = pytest.mark.envoy
+from labkit.envoy.config import ROUTER_TYPE, STRING_TYPE, WASM_TYPE
 
 
 def _hcm(d: dict) -> dict:
@@ -35,8 +33,8 @@ def _addresses(node):
 def test_to_dict_structure(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = labkit.EnvoyConfig(labkit.WasmFilter("relative/main.wasm", name="hello"),
-                             port=18080, admin_port=18081, body="hi\n", status=201)
-    d = cfg.to_dict()
+                             body="hi\n", status=201)
+    d = cfg.to_dict(port=18080, admin_port=18081)
 
     addresses = list(_addresses(d))
     assert len(addresses) == 2
@@ -60,8 +58,8 @@ def test_to_dict_structure(tmp_path, monkeypatch):
     assert d["node"]["id"] and d["node"]["cluster"]
 
 
-def test_filters_keep_their_order_and_the_router_stays_last(log_headers):
-    build = log_headers[1]
+def test_filters_keep_their_order_and_the_router_stays_last(tmp_path):
+    build = labkit.Build(tmp_path / "hello" / "main.wasm", "0" * 64, 1, 0.1, "go", "hello")
     cfg = labkit.EnvoyConfig([labkit.WasmFilter(build, name="first"),
                               labkit.WasmFilter(build, name="second", failure_policy="FAIL_OPEN")])
     filters = _hcm(cfg.to_dict())["http_filters"]
@@ -79,20 +77,48 @@ def test_yaml_and_write_round_trip(tmp_path):
     assert yaml.safe_load(path.read_text()) == cfg.to_dict()
 
 
-def test_with_ports_leaves_the_original_alone():
-    cfg = labkit.EnvoyConfig()
-    moved = cfg.with_ports(20000, 20001)
-    assert (moved.port, moved.admin_port) == (20000, 20001)
-    assert (cfg.port, cfg.admin_port) == (10000, 9901)
+def test_runtime_values_are_given_when_rendering(tmp_path):
+    """A config holds what Envoy runs; ports and the ECDS folder come from whoever runs it."""
+    cfg = labkit.EnvoyConfig(labkit.WasmFilter(tmp_path / "m.wasm", name="hot", reloadable=True))
+    d = cfg.to_dict(port=20000, admin_port=20001, ecds_dir=tmp_path / "ecds")
+    assert d["admin"]["address"]["socket_address"]["port_value"] == 20001
+    assert d["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] == 20000
+    source = _hcm(d)["http_filters"][0]["config_discovery"]["config_source"]["path_config_source"]
+    assert source["path"] == f"{tmp_path / 'ecds'}/hot.yaml"
+    # Printed without them: Envoy's usual ports and a placeholder.
+    printed = cfg.to_dict()
+    assert printed["admin"]["address"]["socket_address"]["port_value"] == 9901
+    assert "<ecds dir>" in cfg.yaml()
+    assert not hasattr(cfg, "port") and not hasattr(cfg, "ecds_dir")
+    path = cfg.write(tmp_path / "envoy.yaml", port=20000, admin_port=20001)
+    assert "port_value: 20001" in path.read_text()
+
+
+def test_the_plugin_is_named_after_the_project(tmp_path):
+    build = labkit.Build(tmp_path / "my-filter" / "main.wasm", "0" * 64, 1, 0.1, "go", "my-filter")
+    assert labkit.WasmFilter(build).name == "my-filter"
+    assert labkit.WasmFilter(tmp_path / "other" / "main.wasm").name == "other"
+    assert labkit.WasmFilter(tmp_path / "auth.wasm").name == "auth"
+    assert labkit.WasmFilter(build, name="explicit").name == "explicit"
+
+
+def test_with_filter_replaces_one_filter_by_name(tmp_path):
+    cfg = labkit.EnvoyConfig([labkit.WasmFilter(tmp_path / "a.wasm"), labkit.WasmFilter(tmp_path / "b.wasm")])
+    new = labkit.WasmFilter(tmp_path / "b2.wasm", name="b", configuration="x")
+    changed = cfg.with_filter(new)
+    assert [f.name for f in changed.filters] == ["a", "b"] and changed.filters[1] is new
+    assert cfg.filters[1].name == "b" and cfg.filters[1] is not new
+    with pytest.raises(labkit.LabError, match="no filter named 'c'"):
+        cfg.with_filter(labkit.WasmFilter(tmp_path / "c.wasm"))
 
 
 def test_plugin_configuration():
-    assert labkit.plugin_configuration(None) is None
-    assert labkit.plugin_configuration("header=x") == {"@type": STRING_TYPE, "value": "header=x"}
-    conf = labkit.plugin_configuration({"header": "x-lab", "values": [1, 2]})
+    assert labkit.envoy.plugin_configuration(None) is None
+    assert labkit.envoy.plugin_configuration("header=x") == {"@type": STRING_TYPE, "value": "header=x"}
+    conf = labkit.envoy.plugin_configuration({"header": "x-lab", "values": [1, 2]})
     assert conf["@type"] == STRING_TYPE
     assert json.loads(conf["value"]) == {"header": "x-lab", "values": [1, 2]}
-    assert json.loads(labkit.plugin_configuration([1, "a"])["value"]) == [1, "a"]
+    assert json.loads(labkit.envoy.plugin_configuration([1, "a"])["value"]) == [1, "a"]
 
     plugin = labkit.WasmFilter("/m.wasm", configuration={"k": "v"}).plugin()
     assert json.loads(plugin["configuration"]["value"]) == {"k": "v"}
@@ -100,18 +126,33 @@ def test_plugin_configuration():
 
 
 # -------------------------------------------------------------- validation
+@pytest.mark.go
+@pytest.mark.envoy
 def test_validate_accepts_a_good_config(log_headers, capsys):
     cfg = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1], configuration={"any": "thing"}))
     labkit.validate(cfg)  # raises ConfigError when Envoy disagrees
     assert "Envoy accepts" in capsys.readouterr().out
 
 
+@pytest.mark.go
+@pytest.mark.envoy
+def test_validate_a_config_with_a_reloadable_filter(log_headers, capsys):
+    """Its ECDS resource lives in a folder a running Envoy owns: validation makes its own."""
+    cfg = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1], reloadable=True))
+    labkit.validate(cfg)
+    assert "Envoy accepts" in capsys.readouterr().out
+
+
+@pytest.mark.go
+@pytest.mark.envoy
 def test_validate_accepts_a_good_file(log_headers, tmp_path, capsys):
     path = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])).write(tmp_path / "good.yaml")
     labkit.validate(str(path))
     assert "Envoy accepts good.yaml" in capsys.readouterr().out
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_typo_in_a_field_name_is_a_config_error(log_headers, tmp_path):
     good = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1])).yaml()
     assert good.count("stat_prefix:") == 1
@@ -167,6 +208,8 @@ admin:
 """
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_seed_router_without_typed_config_is_explained(log_headers, tmp_path):
     path = tmp_path / "seed.yaml"
     path.write_text(SEED_YAML.format(wasm=log_headers[1].path))
@@ -185,6 +228,8 @@ def test_seed_router_without_typed_config_is_explained(log_headers, tmp_path):
     labkit.validate(fixed)
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_missing_module_file_is_a_config_error(tmp_path):
     missing = tmp_path / "never-built" / "main.wasm"
     with pytest.raises(labkit.ConfigError) as info:
@@ -198,4 +243,4 @@ def test_missing_module_file_is_a_config_error(tmp_path):
 def test_missing_config_file_is_a_config_error(tmp_path):
     with pytest.raises(labkit.ConfigError, match="no Envoy config") as info:
         labkit.validate(tmp_path / "nothing.yaml")
-    assert info.value.path == str(tmp_path / "nothing.yaml")
+    assert info.value.path == str((tmp_path / "nothing.yaml").resolve())

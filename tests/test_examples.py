@@ -6,13 +6,14 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import labkit
+from labkit._wait import wait_for
+from labkit.errors import WaitTimeout
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "main.go").is_file())
@@ -25,9 +26,10 @@ def test_examples_are_complete():
             assert (EXAMPLES / name / part).is_file(), f"examples/{name}/{part} is missing"
 
 
+@pytest.mark.go
 def test_go_unit_tests_pass():
     """`go test ./...` runs every example against the SDK's host emulator."""
-    go = labkit.find_go().require()
+    go = labkit.toolchain.find_go().require()
     out = subprocess.run([go, "test", "./..."], cwd=EXAMPLES, capture_output=True, text=True,
                          env={**os.environ, "GOFLAGS": "-mod=mod"})
     assert out.returncode == 0, out.stdout + out.stderr
@@ -58,6 +60,7 @@ EXPECT = {
     "config-headers": Expect(response_headers={"header_1": "somevalue", "header_2": "secondvalue"},
                              logs=[*LOGS_EACH_PHASE, "header set: header_1=somevalue",
                                    "header set: header_2=secondvalue"]),
+    "config-strict": Expect(response_headers={"x-build": "2", "x-version": "1"}),
     "metrics-gauge": Expect(headers={"x-debug": "1"},
                             metrics=[("debug_requests", {}, 1), ("inflight_requests", {}, 0)]),
     "metrics-tags": Expect(metrics=[("lab_requests", {"method": "GET"}, 1)]),
@@ -76,6 +79,8 @@ def _metric_values(envoy: labkit.Envoy, expect: Expect) -> list[tuple[str, dict[
     return [(name, labels, stats.value(name, **labels)) for name, labels, _ in expect.metrics]
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 @pytest.mark.parametrize("name", NAMES)
 def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
     """Build the example, then run its envoy.yaml unchanged except for the ports."""
@@ -102,8 +107,10 @@ def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
             envoy.expect_wasm_logs(*expect.logs, since=mark)
         # Stream-done and the stats flush (histograms) come a moment after the response.
         want = [(n, labels, float(v)) for n, labels, v in expect.metrics]
-        deadline = time.monotonic() + 3
-        while (got := _metric_values(envoy, expect)) != want and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert got == want
+        try:
+            wait_for(lambda: _metric_values(envoy, expect) == want, timeout=3, interval=0.1,
+                     what="the metrics")
+        except WaitTimeout:
+            pass
+        assert _metric_values(envoy, expect) == want
     assert not envoy.running

@@ -9,28 +9,22 @@ is one check: the reference solution with one realistic mistake.
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 
 import pytest
 
 import labkit
 import labkit.exercises
-from labkit.exercises import Exercise, Result
-from conftest import EXAMPLES, names_running
+from labkit.exercises import NOTEBOOKS, Exercise, Outcome, Result
+from helpers import EXAMPLES, REPO, names_running
 
-NOTEBOOKS = ("03", "04", "05")
 ALL = {q.id: (nb, i) for nb in NOTEBOOKS for i, q in enumerate(labkit.exercises.load(nb))}
 
 
 def exercise(exercise_id: str, *, solutions: bool) -> Exercise:
     nb, i = ALL[exercise_id]
     return labkit.exercises.load(nb, solutions=solutions)[i]
-
-
-@pytest.fixture(autouse=True)
-def _solutions_off_afterwards():
-    """load(..., solutions=True) flips a module-wide switch: turn it off after each test."""
-    yield
-    labkit.exercises.load("03", solutions=False)
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def learner(monkeypatch):
 
     def get(exercise_id: str) -> Exercise:
         q = exercise(exercise_id, solutions=False)
-        assert not labkit.exercises.solutions_enabled()
+        assert not q.solutions
         return q
 
     return get
@@ -83,7 +77,8 @@ def test_reference_solution_passes(exercise_id, workspace, capsys):
 def test_broken_reference_solution_raises(monkeypatch):
     """In solutions mode a failing check is a bug in the lab: it raises (CI fails)."""
     q = dataclasses.replace(exercise("03.1", solutions=True), project="ex-broken-solution")
-    monkeypatch.setattr(q, "solution_source", lambda: "package main\n\nfunc main() { undefined() }\n")
+    monkeypatch.setattr(Exercise, "solution_source",
+                        lambda self: "package main\n\nfunc main() { undefined() }\n")
     with pytest.raises(labkit.BuildError):
         q.check()
 
@@ -178,10 +173,11 @@ def test_code_that_does_not_compile(learner):
 
     result = q.check()
 
-    assert not result
+    assert not result and result.outcome is Outcome.INCORRECT
     assert "does not compile" in result.message
     assert f"main.go:{line}:" in result.message and "userAgnt undefined" in result.message
     assert "ctx.userAgnt = ua" in result.message  # the source line, shown under the message
+    assert f"fix: fix the code at main.go:{line}, then build again" in result.message
 
 
 @pytest.mark.go
@@ -202,15 +198,91 @@ def test_04_1_code_that_does_not_compile(learner):
 
 
 @pytest.mark.parametrize("exercise_id", sorted(ALL))
-def test_no_code_yet(exercise_id, learner, workspace):
+def test_no_code_yet(exercise_id, learner, workspace, capsys):
     q = learner(exercise_id)
     (workspace / q.project / "main.go").unlink(missing_ok=True)
 
     result = q.check()
 
-    assert not result
+    assert not result and result.outcome is Outcome.NOT_ATTEMPTED
     assert f"no workspace/{q.project}/main.go yet" in result.message
     assert f"%%gofile {q.project}" in result.message
+    out = capsys.readouterr().out
+    assert f"⬜ {exercise_id} (not attempted)" in out
+    assert ".hint()" not in out  # nothing is wrong yet: no nudge
+
+
+@pytest.mark.parametrize("exercise_id", sorted(ALL))
+def test_the_unchanged_starter_is_not_attempted(exercise_id, learner):
+    q = learner(exercise_id)
+    write_answer(q, q.starter_source())
+
+    result = q.check()  # before any build: nothing to build yet
+
+    assert result.outcome is Outcome.NOT_ATTEMPTED
+    assert "still the starter code" in result.message and "TODO" in result.message
+
+
+def _gofile_cells() -> dict[str, str]:
+    cells = {}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if m := re.match(r"%%gofile (\S+)\n", source):
+                cells[m.group(1)] = source[m.end():]
+    return cells
+
+
+@pytest.mark.parametrize("exercise_id", sorted(ALL))
+def test_the_notebook_starts_from_the_starter(exercise_id, learner):
+    """The starter check() compares against must be what the notebook's cell writes."""
+    q = learner(exercise_id)
+    cell = _gofile_cells().get(q.project)
+    assert cell is not None, f"no %%gofile {q.project} cell in the notebooks"
+    assert cell.strip() == q.starter_source().strip(), \
+        f"labkit/exercises/starters/{q.project}.go differs from the notebook's %%gofile cell"
+
+
+def test_solutions_mode_belongs_to_the_exercises_loaded(monkeypatch):
+    monkeypatch.delenv("LABKIT_SOLUTIONS", raising=False)
+    checking = labkit.exercises.load("03", solutions=True)
+    learning = labkit.exercises.load("03", solutions=False)
+    assert checking[0].solutions and not learning[0].solutions  # no module-wide switch
+    monkeypatch.setenv("LABKIT_SOLUTIONS", "1")  # CI: whatever the notebook's parameter says
+    from_env = labkit.exercises.load("03", solutions=False)
+    monkeypatch.setenv("LABKIT_SOLUTIONS", "0")
+    assert from_env[0].solutions  # read when loaded, kept afterwards
+    assert not labkit.exercises.load("03")[0].solutions and not learning[0].solutions
+    with pytest.raises(labkit.LabError, match="has no exercises"):
+        labkit.exercises.load("99")
+
+
+@pytest.mark.go
+def test_a_missing_tool_is_could_not_check(learner, monkeypatch, fresh_toolchain, capsys):
+    """Envoy missing is not the learner's mistake: the outcome says so, with the fix."""
+    q = learner("03.1")
+    write_answer(q, q.solution_source())
+    monkeypatch.setenv("LABKIT_ENVOY", "/nonexistent/envoy")
+
+    result = q.check()
+
+    assert result.outcome is Outcome.COULD_NOT_CHECK
+    assert result.message.startswith("this is not about your code")
+    assert "LABKIT_ENVOY" in result.message and "fix:" in result.message
+    out = capsys.readouterr().out
+    assert "⚠️ 03.1 (could not check)" in out and ".hint()" not in out
+
+
+def test_a_bug_in_a_check_is_could_not_check(learner, monkeypatch):
+    q = learner("03.1")
+
+    def broken(self):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(Exercise, "_check", broken)
+    result = q.check()
+    assert result.outcome is Outcome.COULD_NOT_CHECK
+    assert "bug in the lab, not in your code" in result.message
 
 
 # ------------------------------------------------------- hint and solution

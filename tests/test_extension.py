@@ -11,8 +11,7 @@ import subprocess
 import pytest
 
 import labkit
-from labkit._extension import parse_diagnostics
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 pytestmark = pytest.mark.go
 
@@ -115,13 +114,54 @@ def test_compile_error_gives_diagnostics_and_keeps_the_good_module(workspace):
     assert "undefined: notDeclaredAnywhere" in err.output
     assert err.fix
     # Nothing half-built is left, and what worked before still does.
-    assert not (ext.path / "main.wasm.tmp").exists()
+    assert not list(ext.path.glob("*.tmp"))
     assert ext.wasm.read_bytes() == good_bytes
     assert ext.wasm.stat().st_mtime_ns == good_mtime
 
     ext.write("main.go", source)
     fixed = ext.build()
     assert fixed.path.read_bytes()[:4] == b"\0asm"
+
+
+def test_a_missing_brace_is_pointed_out_above_the_error(workspace):
+    """Go reports a missing `}` where it next stumbles; the hint names the open `{`.
+
+    Before: only "syntax error: unexpected keyword func..." at the later line, and
+    the fix "fix the code at the line shown".
+    """
+    ext = labkit.scaffold("missing-brace", example="log-headers")
+    source = ext.read()
+    lines = source.splitlines()
+    start = lines.index("func (ctx *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {")
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    del lines[end]  # the function's closing brace
+    ext.write("main.go", "\n".join(lines) + "\n")
+    with pytest.raises(labkit.BuildError) as info:
+        ext.build()
+    err = info.value
+    diag = err.diagnostics[0]
+    assert diag.line > start + 1 and "syntax error" in diag.message
+    assert f"line {start + 1} is never closed" in diag.hint
+    assert "hint:" in str(err)
+    assert "the mistake is above" in err.fix
+
+
+def test_branch_name_in_go_mod_is_explained(workspace):
+    """The tutorial's `go mod edit -require=...@main` leaves go.mod broken here."""
+    ext = labkit.scaffold("tutorial-go-mod", example="log-headers")
+    ext.go("mod", "edit", f"-require={labkit.SDK}@main")  # go mod edit itself succeeds
+    with pytest.raises(labkit.errors.ModuleError) as info:
+        ext.go("mod", "download")
+    err = info.value
+    assert "a branch name, and the module proxy refuses it" in err.message
+    assert 'version "main" invalid' in err.cause
+    assert labkit.SDK_VERSION in err.fix
+    with pytest.raises(labkit.errors.ModuleError, match="branch name"):
+        ext.build()
+    with pytest.raises(labkit.errors.ModuleError, match="branch name"):  # even go mod edit
+        ext.go("mod", "edit", f"-require={labkit.SDK}@{labkit.SDK_VERSION}")
+    ext.scaffold()  # rewrites go.mod: the project builds again
+    assert ext.build().path.read_bytes()[:4] == b"\0asm"
 
 
 def test_several_errors_are_all_reported(workspace):
@@ -141,7 +181,7 @@ def test_several_errors_are_all_reported(workspace):
 # ------------------------------------------------------------------ modules
 def test_unknown_sdk_version_is_a_module_error(workspace):
     version = "v0.0.0-20990101000000-000000000000"
-    with pytest.raises(labkit.ModuleError) as info:
+    with pytest.raises(labkit.errors.ModuleError) as info:
         labkit.scaffold("unknown-sdk", sdk_version=version)
     err = info.value
     if str(err).startswith("could not reach"):
@@ -157,7 +197,7 @@ def test_unreachable_module_proxy_is_a_module_error(workspace, tmp_path):
     modcache.mkdir()
     env = {"GOPROXY": "http://127.0.0.1:9", "GOMODCACHE": str(modcache), "GOFLAGS": "-mod=mod"}
     try:
-        with pytest.raises(labkit.ModuleError) as info:
+        with pytest.raises(labkit.errors.ModuleError) as info:
             labkit.scaffold("unreachable-proxy", env=env)
         err = info.value
         assert err.message.startswith("could not reach")
@@ -165,7 +205,7 @@ def test_unreachable_module_proxy_is_a_module_error(workspace, tmp_path):
         assert "127.0.0.1:9" in err.cause
         assert "GOPROXY" in err.fix
     finally:
-        go = labkit.find_go().require()
+        go = labkit.toolchain.find_go().require()
         subprocess.run([go, "clean", "-modcache"], env={**os.environ, **env},
                        capture_output=True)
         if modcache.exists():  # module cache files are read-only
@@ -178,43 +218,9 @@ def test_unreachable_module_proxy_is_a_module_error(workspace, tmp_path):
 def test_build_with_a_broken_go_sum_is_a_module_error(workspace):
     ext = labkit.scaffold("lost-go-sum", example="log-headers")
     (ext.path / "go.sum").unlink()
-    with pytest.raises(labkit.ModuleError) as info:
+    with pytest.raises(labkit.errors.ModuleError) as info:
         ext.build()
     assert "missing go.sum entry" in info.value.cause
     assert "scaffold" in info.value.fix
     ext.scaffold()  # what the fix says: it repairs the project
     assert ext.build().path.read_bytes()[:4] == b"\0asm"
-
-
-# -------------------------------------------------------------- diagnostics
-GO_OUTPUT = """\
-# hello
-./main.go:3:8: "fmt" imported and not used
-./main.go:7:19: too many return values
-\thave (number)
-\twant ()
-helpers.go:2:1: syntax error: non-declaration statement outside function body
-note: module requires Go 1.99
-"""
-
-
-def test_parse_diagnostics_on_captured_go_output(tmp_path):
-    (tmp_path / "main.go").write_text(
-        'package main\n\nimport "fmt"\n\nfunc main() {}\n\nfunc f() { return 1 }\n')
-    diags = parse_diagnostics(GO_OUTPUT, tmp_path)
-    assert [(d.file, d.line, d.column) for d in diags] == [
-        ("main.go", 3, 8), ("main.go", 7, 19), ("helpers.go", 2, 1)]
-    assert diags[0].message == '"fmt" imported and not used'
-    assert diags[0].source_line == 'import "fmt"'
-    # The tab-indented lines belong to the message before them.
-    assert diags[1].message == "too many return values\nhave (number)\nwant ()"
-    assert diags[1].source_line == "func f() { return 1 }"
-    assert diags[2].source_line == ""  # no such file: no source shown, no crash
-    assert str(diags[1]).startswith("main.go:7:19: too many return values")
-    pretty = diags[0].pretty().splitlines()
-    assert pretty[1].endswith('| import "fmt"')
-    assert pretty[2].index("^") == pretty[1].index('"fmt"')
-
-
-def test_parse_diagnostics_ignores_non_diagnostics(tmp_path):
-    assert parse_diagnostics("# hello\nok\n\tstray continuation\n", tmp_path) == []

@@ -15,9 +15,9 @@ import sys
 import pytest
 
 import labkit
-from conftest import alive, gone, names_running, unique
+from helpers import alive, gone, names_running, unique
 
-pytestmark = pytest.mark.envoy
+pytestmark = [pytest.mark.envoy, pytest.mark.jupyter]
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
@@ -77,8 +77,8 @@ START_CELL = """\
 import json, os, sys
 import labkit
 envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter({wasm!r})), name={envoy_name!r}).start()
-web = labkit.ManagedProcess({web_name!r}, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                            "{port}"], wait=labkit.TCPWait({port}), cwd={cwd!r}).start()
+web = labkit.processes.ManagedProcess({web_name!r}, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                            "{port}"], wait=labkit.processes.TCPWait({port}), cwd={cwd!r}).start()
 print("PIDS", json.dumps({{"kernel": os.getpid(), "envoy": envoy.pid, "web": web.pid,
                           "url": envoy.url, "workspace": str(labkit.workspace()),
                           "python": sys.executable}}))
@@ -133,3 +133,44 @@ def test_stop_button_spares_processes_and_killing_the_kernel_ends_them(log_heade
         for key in ("envoy", "web"):
             if pids.get(key) and alive(pids[key]):
                 os.killpg(pids[key], signal.SIGKILL)
+
+
+INTERRUPTED_CELLS = {
+    # what the cell does, and what the one line must say
+    "start": ("envoy = labkit.Envoy(labkit.EnvoyConfig(labkit.WasmFilter({wasm!r})), name={name!r})\n"
+              "print('go', flush=True)\nenvoy.start()",
+              "stopped Envoy '{name}' while it was starting; nothing is left running"),
+    "build": ("ext = labkit.Extension('log-headers')\nprint('go', flush=True)\n"
+              "ext.build(env={{'GOCACHE': {cache!r}}})",  # an empty build cache: a slow build
+              "stopped the go build of 'log-headers'; main.wasm is unchanged"),
+    "check": ("(q1,) = labkit.exercises.load('03', solutions=True)\nprint('go', flush=True)\n"
+              "q1.check()",
+              "stopped checking 03.1; its Envoy is stopped"),
+}
+
+
+@pytest.mark.go
+@pytest.mark.parametrize("step", list(INTERRUPTED_CELLS))
+def test_the_stop_button_during_a_step_prints_one_line(step, log_headers, tmp_path, workspace):
+    """Before: a 200-line traceback through labkit. Now: one line saying what was stopped."""
+    name = unique("interrupted")
+    code, said = INTERRUPTED_CELLS[step]
+    kernel = Kernel({**os.environ, "LABKIT_WORKSPACE": str(workspace)})
+    try:
+        kernel.run("import labkit")
+        if step == "check":  # the reference solution's project, built once: check() then starts Envoy
+            kernel.run("labkit.exercises.load('03', solutions=True)[0].check()", timeout=300)
+        msg_id = kernel.run_until_printed(code.format(wasm=str(log_headers[1].path), name=name,
+                                                      cache=str(tmp_path / "gocache")), "go")
+        import time
+
+        time.sleep(0.5)
+        kernel.km.interrupt_kernel()
+        reply = kernel.reply_to(msg_id, timeout=60)
+        assert reply["status"] == "error" and reply["ename"] == "Interrupted", reply
+        assert len(reply["traceback"]) == 1, reply["traceback"]
+        assert said.format(name=name) in reply["traceback"][0]
+        assert not any(n.startswith(("interrupted-", "check-")) for n in names_running())
+        assert (workspace / "log-headers" / "main.wasm").read_bytes()[:4] == b"\0asm"
+    finally:
+        kernel.close()

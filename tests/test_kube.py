@@ -1,4 +1,4 @@
-"""labkit.Kube against a real kube-apiserver + etcd with Istio's CRDs.
+"""labkit.kube.Kube against a real kube-apiserver + etcd with Istio's CRDs.
 
 The session's control plane comes from the ``control_plane`` fixture
 (tests/conftest.py). No mocks: every check here is the API server's verdict.
@@ -15,6 +15,8 @@ import yaml
 
 import labkit
 
+pytestmark = pytest.mark.kube
+
 DATA = Path(__file__).parent / "data" / "kube"
 HTTPBIN = DATA / "httpbin.yaml"
 ENVOYFILTER = DATA / "envoyfilter.yaml"
@@ -22,7 +24,7 @@ WASMPLUGIN = DATA / "wasmplugin.yaml"
 
 
 @pytest.fixture
-def kube(control_plane) -> labkit.Kube:
+def kube(control_plane) -> labkit.kube.Kube:
     return control_plane.kube()
 
 
@@ -43,7 +45,7 @@ def wasmplugin(**spec) -> dict:
 
 # ------------------------------------------------------------- the server
 def test_the_control_plane_is_the_pinned_kubernetes(control_plane, kube):
-    assert kube.version() == labkit.KUBERNETES_VERSION
+    assert kube.version() == labkit.kube.KUBERNETES_VERSION
     assert control_plane.server.startswith("https://127.0.0.1:")
     # certificates, keys and kubeconfig live in the (git-ignored) workspace
     assert control_plane.kubeconfig.is_relative_to(labkit.workspace())
@@ -114,14 +116,14 @@ def test_server_side_dry_run_validates_without_storing(kube, namespace):
     assert result["spec"]["failStrategy"] == "FAIL_CLOSE"
     assert not kube.exists("wasmplugin", "headers-extension", namespace=namespace)
     # and a bad manifest is refused by a dry run just as by a real apply
-    with pytest.raises(labkit.KubeError) as err:
+    with pytest.raises(labkit.errors.KubeError) as err:
         kube.apply(wasmplugin(failStrategy="FAIL_SOMETIMES"), namespace=namespace, dry_run=True)
     assert err.value.status == 422
 
 
 # ------------------------------------------------------------- what the server refuses
 def test_crd_schema_violation_is_refused_with_the_servers_message(kube, namespace):
-    with pytest.raises(labkit.KubeError) as err:
+    with pytest.raises(labkit.errors.KubeError) as err:
         kube.apply(wasmplugin(failStrategy="FAIL_SOMETIMES"), namespace=namespace)
     e = err.value
     assert (e.status, e.reason) == (422, "Invalid")
@@ -135,7 +137,7 @@ def test_crd_schema_violation_is_refused_with_the_servers_message(kube, namespac
 def test_wrong_type_in_envoyfilter_is_refused(kube, namespace):
     doc = yaml.safe_load(ENVOYFILTER.read_text())
     doc["spec"]["priority"] = "high"  # an int32 in the CRD's schema
-    with pytest.raises(labkit.KubeError) as err:
+    with pytest.raises(labkit.errors.KubeError) as err:
         kube.apply(doc, namespace=namespace)
     # server-side apply checks types while building the patch (and answers 500, not 422)
     assert ".spec.priority: expected numeric" in err.value.message
@@ -144,17 +146,17 @@ def test_wrong_type_in_envoyfilter_is_refused(kube, namespace):
 
 
 def test_unknown_kind_says_what_is_missing(kube):
-    with pytest.raises(labkit.KubeError, match="does not know the kind WasmPlugins"):
+    with pytest.raises(labkit.errors.KubeError, match="does not know the kind WasmPlugins"):
         kube.get("WasmPlugins", "x", api_version="extensions.istio.io/v9")
 
 
 def test_manifest_without_kind_is_refused_before_the_server(kube):
-    with pytest.raises(labkit.KubeError, match="apiVersion` and `kind`"):
+    with pytest.raises(labkit.errors.KubeError, match="apiVersion` and `kind`"):
         kube.apply("metadata:\n  name: x\n")
 
 
 def test_missing_object_is_a_404(kube, namespace):
-    with pytest.raises(labkit.KubeError) as err:
+    with pytest.raises(labkit.errors.KubeError) as err:
         kube.get("deployment", "nope", namespace=namespace)
     assert err.value.status == 404 and "not found" in err.value.message
 

@@ -11,13 +11,15 @@ import psutil
 import pytest
 
 import labkit
-from conftest import LABKIT_CLI, alive, gone, names_running, unique
+from labkit.errors import Interrupted, ProcessExited, StartTimeout
+from labkit.processes import ManagedProcess, OutputWait, TCPWait
+from helpers import LABKIT_CLI, alive, gone, names_running, unique
 
 
-def http_server(name: str, port: int, cwd, **kwargs) -> labkit.ManagedProcess:
-    return labkit.ManagedProcess(
+def http_server(name: str, port: int, cwd, **kwargs) -> ManagedProcess:
+    return ManagedProcess(
         name, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
-        wait=labkit.TCPWait(port), cwd=cwd, what="web server", **kwargs)
+        wait=TCPWait(port), cwd=cwd, what="web server", **kwargs)
 
 
 def test_managed_process_lifecycle_and_registry(tmp_path):
@@ -82,21 +84,24 @@ def test_context_manager_stops(tmp_path):
 
 def test_process_exiting_while_starting(tmp_path):
     name = unique("exits")
-    p = labkit.ManagedProcess(
+    p = ManagedProcess(
         name, [sys.executable, "-c", "import sys; print('about to fail', flush=True); sys.exit(3)"],
-        wait=labkit.TCPWait(labkit.free_port()))
-    with pytest.raises(labkit.ProcessExited) as info:
+        wait=TCPWait(labkit.free_port()))
+    with pytest.raises(ProcessExited) as info:
         p.start()
     assert info.value.returncode == 3
     assert "exited with code 3" in info.value.message
     assert "about to fail" in info.value.cause
+    # Process failures carry the process's name and its log tail.
+    assert info.value.name == name
+    assert "about to fail" in info.value.log_tail
     assert name not in names_running()
 
 
 def test_missing_program(tmp_path):
     name = unique("missing")
-    p = labkit.ManagedProcess(name, [str(tmp_path / "no-such-program")])
-    with pytest.raises(labkit.ProcessExited, match="could not start") as info:
+    p = ManagedProcess(name, [str(tmp_path / "no-such-program")])
+    with pytest.raises(ProcessExited, match="could not start") as info:
         p.start()
     assert info.value.fix
     assert name not in names_running()
@@ -104,20 +109,21 @@ def test_missing_program(tmp_path):
 
 def test_start_timeout_stops_the_process(tmp_path):
     name = unique("slow")
-    p = labkit.ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"],
-                              wait=labkit.OutputWait("never printed"), timeout=0.5)
-    with pytest.raises(labkit.StartTimeout) as info:
+    p = ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"],
+                              wait=OutputWait("never printed"), timeout=0.5)
+    with pytest.raises(StartTimeout) as info:
         p.start()
     assert "never printed" in info.value.message
+    assert info.value.name == name
     assert gone(p.pid)
     assert name not in names_running()
 
 
 def test_output_wait(tmp_path):
-    p = labkit.ManagedProcess(
+    p = ManagedProcess(
         unique("talker"),
         [sys.executable, "-u", "-c", "import time; print('ready now'); time.sleep(60)"],
-        wait=labkit.OutputWait(r"ready\s+now"))
+        wait=OutputWait(r"ready\s+now"))
     with p:
         assert p.running and "ready now" in p.logs()
     assert gone(p.pid)
@@ -140,9 +146,14 @@ class InterruptedWait:
 def test_keyboard_interrupt_while_waiting_leaves_nothing_running():
     name = unique("interrupted")
     wait = InterruptedWait()
-    p = labkit.ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"], wait=wait)
-    with pytest.raises(KeyboardInterrupt):
+    p = ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"], wait=wait)
+    with pytest.raises(KeyboardInterrupt) as info:
         p.start()
+    # One line saying what was stopped, instead of a traceback through labkit.
+    assert isinstance(info.value, Interrupted)
+    assert info.value._render_traceback_() == [
+        f"\x1b[1;33mInterrupted\x1b[0m: stopped process '{name}' while it was starting; "
+        "nothing is left running"]
     assert wait.pids == [p.pid]
     assert gone(p.pid)
     assert not p.running
@@ -151,9 +162,9 @@ def test_keyboard_interrupt_while_waiting_leaves_nothing_running():
 
 HELPER = """\
 import json, sys, time
-import labkit
-web = labkit.ManagedProcess({name!r}, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                                      "{port}"], wait=labkit.TCPWait({port}), cwd={cwd!r}).start()
+from labkit.processes import ManagedProcess, TCPWait
+web = ManagedProcess({name!r}, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                "{port}"], wait=TCPWait({port}), cwd={cwd!r}).start()
 print(json.dumps({{"pid": web.pid}}), flush=True)
 time.sleep(120)
 """
@@ -222,7 +233,7 @@ def test_clean_leaves_other_workspaces_alone(tmp_path):
 def test_clean_sweeps_untracked_leftovers(tmp_path):
     """A tagged process whose record is lost (e.g. a deleted registry) is still found."""
     name = unique("untracked")
-    p = labkit.ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"]).start()
+    p = ManagedProcess(name, [sys.executable, "-c", "import time; time.sleep(60)"]).start()
     try:
         (labkit.workspace() / ".labkit" / "processes" / f"{name}.json").unlink()
         assert name not in names_running()

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 import labkit
-from conftest import REPO, gone, refusing_plugin_source, unique
-from labkit._extension import sha256_of
+from helpers import REPO, gone, refusing_plugin_source, unique
+from labkit._files import sha256_of
 
 pytestmark = [pytest.mark.envoy, pytest.mark.go]
 
@@ -124,7 +124,7 @@ def test_configuration_only_reload(config_headers, envoys):
 
     r = envoy.reload(reloadable(config_headers, name, "x-lab=two\n# a comment\nx-other=three\n"))
 
-    assert isinstance(r, labkit.Reload)
+    assert isinstance(r, labkit.envoy.Reload)
     assert r.status == "applied"
     assert r.filter == name
     assert r.seconds > 0
@@ -324,14 +324,14 @@ def test_reload_of_an_unknown_name(config_headers, envoys):
 
 def test_reload_when_envoy_is_not_running(config_headers, envoys):
     envoy = envoys(labkit.EnvoyConfig(reloadable(config_headers, "hdrs", "x-lab=one\n")))
-    with pytest.raises(labkit.LabError, match="not running") as info:
+    with pytest.raises(labkit.errors.NotRunning, match="has not been started") as info:
         envoy.reload(reloadable(config_headers, "hdrs", "x-lab=two\n"))  # never started
     assert "start()" in info.value.fix
     envoy.start()
     pid = envoy.pid
     envoy.stop()
     assert gone(pid)
-    with pytest.raises(labkit.LabError, match="not running"):
+    with pytest.raises(labkit.errors.NotRunning, match="was stopped"):
         envoy.reload(reloadable(config_headers, "hdrs", "x-lab=two\n"))
     assert "x-lab=one" in resource_file(envoy, "hdrs").read_text()
 
@@ -385,7 +385,7 @@ def test_reloads_under_steady_load(config_headers, config_headers_v2, tmp_path, 
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     confirmed: dict[int, float] = {}  # generation -> monotonic time reload() returned
     started: dict[int, float] = {}
-    reloads: list[labkit.Reload] = []
+    reloads: list[labkit.envoy.Reload] = []
     try:
         tail = _Tail(out)
         tail.wait_for(client, "0")

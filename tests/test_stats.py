@@ -1,4 +1,4 @@
-"""labkit.Stats on Envoy's real Prometheus text, then against a running Envoy.
+"""labkit.envoy.Stats on Envoy's real Prometheus text, then against a running Envoy.
 
 The unit tests parse two scrapes captured from Envoy 1.40.0 running
 examples/metrics (tests/data/envoy-metrics-{before,after}.prom: whole metric
@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 
 import labkit
-from conftest import unique
+from helpers import unique
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
-def before() -> labkit.Stats:
-    return labkit.Stats.parse((DATA / "envoy-metrics-before.prom").read_text(), source="before")
+def before() -> labkit.envoy.Stats:
+    return labkit.envoy.Stats.parse((DATA / "envoy-metrics-before.prom").read_text(), source="before")
 
 
 @pytest.fixture(scope="module")
-def after() -> labkit.Stats:
-    return labkit.Stats.parse((DATA / "envoy-metrics-after.prom").read_text(), source="after")
+def after() -> labkit.envoy.Stats:
+    return labkit.envoy.Stats.parse((DATA / "envoy-metrics-after.prom").read_text(), source="after")
 
 
 # ------------------------------------------------------------------- names
@@ -77,7 +77,7 @@ def test_tagged_metric(after, before):
 # -------------------------------------------------------------- histograms
 def test_histogram(after):
     h = after.histogram("request_header_count")
-    assert isinstance(h, labkit.Histogram) and h.name == "request_header_count" and h.labels == {}
+    assert isinstance(h, labkit.envoy.Histogram) and h.name == "request_header_count" and h.labels == {}
     assert h.count == 4
     # Envoy's sum is approximate (it comes from its log-linear buckets): 4 requests of ~10 headers.
     assert 30 < h.sum < 50 and h.mean == pytest.approx(h.sum / 4)
@@ -100,13 +100,13 @@ def test_empty_histogram_has_no_mean(before):
 # ------------------------------------------------------------------- delta
 def test_delta(before, after):
     delta = after - before
-    assert isinstance(delta, labkit.StatsDelta)
+    assert isinstance(delta, labkit.envoy.StatsDelta)
     assert delta.value("hello_header_counter") == 3
     assert delta.value("envoy_http_downstream_rq_total", envoy_http_conn_manager_prefix="ingress_http") == 4
     # A series that did not exist before counts from 0.
     assert delta.value("hello_header", value="world") == 2
     assert delta.value("request_header_count_count") == 4
-    with pytest.raises(labkit.MetricNotFound):
+    with pytest.raises(labkit.errors.MetricNotFound):
         delta.value("hello_header", value="nope")
 
 
@@ -130,25 +130,25 @@ def test_changed_hides_envoy_metrics_unless_asked(before, after):
 
 # ------------------------------------------------------------------ errors
 def test_unknown_name_suggests_close_ones(after):
-    with pytest.raises(labkit.MetricNotFound) as e:
+    with pytest.raises(labkit.errors.MetricNotFound) as e:
         after.value("hello_header_countr")
     assert isinstance(e.value, LookupError)
     assert "no metric named 'hello_header_countr'" in e.value.message
     assert "did you mean hello_header_counter" in e.value.fix
-    with pytest.raises(labkit.MetricNotFound, match="no metric named 'request_header_cnt'"):
+    with pytest.raises(labkit.errors.MetricNotFound, match="no metric named 'request_header_cnt'"):
         after.histogram("request_header_cnt")
 
 
 def test_known_name_with_wrong_labels_lists_the_label_sets(after):
-    with pytest.raises(labkit.MetricNotFound) as e:
+    with pytest.raises(labkit.errors.MetricNotFound) as e:
         after.value("hello_header", value="nope")
     assert 'hello_header{value="nope"} is not at after' in e.value.message
     assert 'hello_header{value="other"}' in e.value.cause and 'hello_header{value="world"}' in e.value.cause
     assert "value('hello_header', value='other')" in e.value.fix
     # A tagged metric asked for without labels, and an untagged one asked for with labels.
-    with pytest.raises(labkit.MetricNotFound, match=r'hello_header\{value="world"\}'):
+    with pytest.raises(labkit.errors.MetricNotFound, match=r'hello_header\{value="world"\}'):
         after.value("hello_header")
-    with pytest.raises(labkit.MetricNotFound) as e:
+    with pytest.raises(labkit.errors.MetricNotFound) as e:
         after.value("hello_header_counter", value="world")
     assert "hello_header_counter{}" in e.value.cause
 
@@ -156,7 +156,7 @@ def test_known_name_with_wrong_labels_lists_the_label_sets(after):
 def test_admin_port_that_does_not_answer():
     port = labkit.free_port()  # nothing listens there
     with pytest.raises(labkit.HTTPError, match="did not answer") as e:
-        labkit.Stats.scrape(f"http://127.0.0.1:{port}", timeout=1)
+        labkit.envoy.Stats.scrape(f"http://127.0.0.1:{port}", timeout=1)
     assert f"127.0.0.1:{port}/stats/prometheus" in e.value.message
 
 
@@ -174,7 +174,7 @@ def test_admin_endpoint_that_answers_an_error():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(labkit.HTTPError, match="answered 404") as e:
-            labkit.Stats.scrape(f"http://127.0.0.1:{server.server_port}")
+            labkit.envoy.Stats.scrape(f"http://127.0.0.1:{server.server_port}")
         assert "no such page" in e.value.cause
     finally:
         server.shutdown()
@@ -183,8 +183,9 @@ def test_admin_endpoint_that_answers_an_error():
 
 def test_stats_of_an_envoy_never_started(tmp_path):
     envoy = labkit.Envoy(labkit.EnvoyConfig(), name=unique("never"))
-    with pytest.raises(labkit.HTTPError, match="has not been started"):
+    with pytest.raises(labkit.errors.NotRunning, match="has not been started") as info:
         envoy.stats()
+    assert info.value.name == envoy.name and info.value.fix == "call .start() first"
 
 
 def test_html_shows_only_non_envoy_metrics(after, before):

@@ -7,9 +7,11 @@ import subprocess
 import pytest
 
 import labkit
-from conftest import LABKIT_CLI
+from helpers import LABKIT_CLI
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_doctor_finds_go_and_envoy_with_versions():
     report = labkit.doctor()
     tools = {t.name: t for t in report.tools}
@@ -37,22 +39,22 @@ def test_find_go_rejects_a_go_that_is_too_old(tmp_path, monkeypatch, fresh_toolc
     fake.write_text("#!/bin/sh\necho 'go version go1.21.0 linux/amd64'\n")
     fake.chmod(0o755)
     monkeypatch.setenv("LABKIT_GO", str(fake))
-    labkit.find_go.cache_clear()
+    labkit.toolchain.find_go.cache_clear()
 
-    tool = labkit.find_go()
+    tool = labkit.toolchain.find_go()
     assert not tool.ok
     assert tool.path == str(fake)
     assert tool.version == (1, 21, 0)
     assert "too old" in tool.problem
     assert "1.24" in tool.problem
-    with pytest.raises(labkit.ToolchainError) as info:
+    with pytest.raises(labkit.errors.ToolchainError) as info:
         tool.require()
     assert info.value.fix, "a ToolchainError must say what to do"
     assert "too old" in str(info.value)
     # The lab as a whole is not ready, and doctor says why.
     report = labkit.doctor()
     assert not report.ok
-    with pytest.raises(labkit.ToolchainError, match="too old"):
+    with pytest.raises(labkit.errors.ToolchainError, match="too old"):
         report.require()
 
 
@@ -60,29 +62,33 @@ def test_find_go_rejects_a_non_executable(tmp_path, monkeypatch, fresh_toolchain
     not_exe = tmp_path / "go"
     not_exe.write_text("not a program\n")
     monkeypatch.setenv("LABKIT_GO", str(not_exe))
-    labkit.find_go.cache_clear()
-    tool = labkit.find_go()
+    labkit.toolchain.find_go.cache_clear()
+    tool = labkit.toolchain.find_go()
     assert not tool.ok and "not an executable" in tool.problem
-    with pytest.raises(labkit.ToolchainError):
+    with pytest.raises(labkit.errors.ToolchainError):
         labkit.scaffold("never-scaffolded")
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_labkit_envoy_pointing_nowhere_is_a_toolchain_error(tmp_path, monkeypatch, fresh_toolchain,
                                                             log_headers):
     monkeypatch.setenv("LABKIT_ENVOY", str(tmp_path / "no" / "such" / "envoy"))
-    labkit.find_envoy.cache_clear()
-    tool = labkit.find_envoy()
+    labkit.toolchain.find_envoy.cache_clear()
+    tool = labkit.toolchain.find_envoy()
     assert not tool.ok
-    with pytest.raises(labkit.ToolchainError) as info:
+    with pytest.raises(labkit.errors.ToolchainError) as info:
         tool.require()
     assert "LABKIT_ENVOY" in str(info.value)
     assert info.value.fix
     # Validation and start need Envoy too, and say so the same way.
     cfg = labkit.EnvoyConfig(labkit.WasmFilter(log_headers[1]))
-    with pytest.raises(labkit.ToolchainError):
+    with pytest.raises(labkit.errors.ToolchainError):
         labkit.validate(cfg)
 
 
+@pytest.mark.go
+@pytest.mark.envoy
 def test_cli_doctor_prints_a_table():
     out = subprocess.run([LABKIT_CLI, "doctor"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -90,6 +96,6 @@ def test_cli_doctor_prints_a_table():
     assert lines[0].split()[:4] == ["tool", "version", "from", "path"]
     rows = {line.split()[1]: line.split() for line in lines[1:] if line[:2] in ("ok", "--", "!!")}
     assert rows["go"][0] == "ok" and rows["envoy"][0] == "ok"
-    assert rows["go"][2] == labkit.find_go().version_str
-    assert rows["envoy"][2] == labkit.find_envoy().version_str
+    assert rows["go"][2] == labkit.toolchain.find_go().version_str
+    assert rows["envoy"][2] == labkit.toolchain.find_envoy().version_str
     assert "all required tools are ready" in out.stdout

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._errors import CheckFailed, ConfigError
 from .._http import curl
+from ..errors import CheckFailed, ConfigError
 from ._core import Attempt, Exercise
 
 # One header to add and one to remove: content-type is on every direct response,

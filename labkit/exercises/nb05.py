@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
-from .._errors import CheckFailed, MetricNotFound
 from .._http import curl
+from .._wait import wait_for
+from ..errors import CheckFailed, MetricNotFound
 from ._core import Attempt, Exercise
 
 
@@ -35,12 +34,12 @@ def _debug_and_inflight(attempt: Attempt) -> str:
         raise CheckFailed(f"inflight_requests is a {kind}, not a gauge",
                           fix="use DefineGaugeMetric: a gauge can go down as well as up")
     # Envoy finishes a stream just after it answered: give the last one a moment.
-    deadline = time.monotonic() + 2
-    while (inflight := envoy.stats().value("inflight_requests")) != 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if inflight != 0:
-        raise CheckFailed(f"inflight_requests is {inflight:g} after every request finished (expected 0)",
-                          fix="add 1 in OnHttpRequestHeaders and -1 in OnHttpStreamDone")
+    wait_for(lambda: envoy.stats().value("inflight_requests") == 0, timeout=2, interval=0.1,
+             what="inflight_requests to be back to 0",
+             error=lambda message, seen: CheckFailed(
+                 f"inflight_requests is {envoy.stats().value('inflight_requests'):g} after every "
+                 "request finished (expected 0)",
+                 fix="add 1 in OnHttpRequestHeaders and -1 in OnHttpStreamDone"))
     return "debug_requests counted 3 of 5 requests; inflight_requests is back to 0"
 
 

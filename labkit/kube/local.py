@@ -11,7 +11,7 @@ pod runs. ``kube-controller-manager`` runs only the controllers that keep the
 API honest without nodes (namespace deletion, garbage collection, the
 ``default`` ServiceAccount).
 
-Where things live: binaries in the cache (see ``_kube_build``), and per
+Where things live: binaries in the cache (see ``labkit.kube.build``), and per
 control plane ``<workspace>/.labkit/clusters/<name>/`` with ``pki/``
 (certificates and service-account keys), ``etcd/`` (the data) and
 ``kubeconfig``. The workspace is git-ignored.
@@ -28,51 +28,25 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import ssl
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import httpx
 import yaml
 
-from ._errors import ClusterError, KubeError, PortInUseError, ProcessError, ProcessExited, StartTimeout
-from ._kube_build import ETCD_VERSION, KUBERNETES_VERSION, build_control_plane
-from ._kube_crds import ISTIO_VERSION, crd_documents, istio_crds
-from ._kube_pki import make_pki
-from ._paths import state_dir
-from ._processes import (HTTPWait, ManagedProcess, OutputWait, ensure_port_free, free_ports,
-                         running_processes, stop_slot)
-
-if TYPE_CHECKING:
-    from ._kube import Kube
+from .._files import atomic_write
+from .._paths import state_dir
+from .._ports import ensure_free, free_ports, pick_ports
+from ..errors import ClusterError, KubeError, PortInUseError, ProcessError, ProcessExited, StartTimeout
+from ..processes import HTTPWait, ManagedProcess, OutputWait, running_processes, stop_slot
+from .build import ETCD_VERSION, KUBERNETES_VERSION, build_control_plane
+from .client import Kube
+from .crds import ISTIO_VERSION, crd_documents, istio_crds
+from .pki import make_pki
 
 __all__ = ["ControlPlane", "running_control_plane"]
 
 SERVICE_CIDR = "10.96.0.0/16"
 _ROLES = ("controller-manager", "apiserver", "etcd")  # stop order
-
-
-class _Readyz:
-    """Ready when kube-apiserver's /readyz says ok (TLS checked against our CA)."""
-
-    def __init__(self, url: str, ca: Path):
-        self.url = url
-        self._client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=1.0)
-
-    @property
-    def description(self) -> str:
-        return f"{self.url} to answer ok"
-
-    def ready(self, process: ManagedProcess) -> bool:
-        try:
-            r = self._client.get(self.url)
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200 and r.text.strip() == "ok"
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class ControlPlane:
@@ -112,10 +86,10 @@ class ControlPlane:
         binaries = build_control_plane(self.kubernetes_version, self.etcd_version)
         crd_file = istio_crds(self.istio_version) if self.crds else None
         crds = crd_documents(crd_file) if crd_file else []
-        if self._want_port is not None:
-            ensure_port_free(self._want_port)
         etcd_ports = self._etcd_ports(self.dir / "etcd")
-        self.port = self._want_port or next(p for p in free_ports(3) if p not in etcd_ports)
+        self.port = pick_ports({"kube-apiserver": self._want_port})["kube-apiserver"]
+        while self.port in etcd_ports:
+            self.port = pick_ports({"kube-apiserver": None})["kube-apiserver"]
         pki = make_pki(self.dir / "pki")
         t0 = time.monotonic()
         try:
@@ -131,7 +105,7 @@ class ControlPlane:
         except BaseException:
             self.stop()  # never leave half a control plane running (Stop button included)
             raise
-        (self.dir / "cluster.json").write_text(json.dumps({
+        atomic_write(self.dir / "cluster.json", json.dumps({
             "name": self.name, "server": self.server, "kubeconfig": str(self.kubeconfig),
             "kubernetes": self.kubernetes_version, "etcd": self.etcd_version,
             "istio_crds": self.istio_version if self.crds else None,
@@ -171,10 +145,8 @@ class ControlPlane:
                                fix="call `.start()` first")
         return f"https://127.0.0.1:{self.port}"
 
-    def kube(self) -> "Kube":
-        """A :class:`labkit.Kube` connected as cluster admin."""
-        from ._kube import Kube
-
+    def kube(self) -> Kube:
+        """A :class:`labkit.kube.Kube` connected as cluster admin."""
         return Kube(self.kubeconfig, source=f"labkit control plane {self.name!r}")
 
     def logs(self, role: str = "apiserver", tail: int | None = 40) -> str:
@@ -205,7 +177,7 @@ class ControlPlane:
             client, peer = json.loads(record.read_text())
             for port in (client, peer):
                 try:
-                    ensure_port_free(port)
+                    ensure_free(port, role="etcd")
                 except PortInUseError as e:
                     raise ClusterError(
                         f"etcd's port {port} (kept from the last start, with its data) is taken"
@@ -232,13 +204,13 @@ class ControlPlane:
             ], HTTPWait(f"http://127.0.0.1:{client}/health", body='"health":"true"'), 30.0)
         except ProcessError as e:
             raise ClusterError(
-                "etcd did not start", cause=getattr(e, "log_tail", "") or str(e),
+                "etcd did not start", name=f"{self.name}-etcd", cause=e.log_tail or str(e),
                 fix=f"if its data is damaged, start afresh: `labkit cluster down --purge` "
                     f"(or ControlPlane({self.name!r}).purge()) deletes {data}") from None
         self._etcd_url = f"http://127.0.0.1:{client}"
 
     def _start_apiserver(self, apiserver: Path, pki) -> None:
-        readyz = _Readyz(f"https://127.0.0.1:{self.port}/readyz", pki.ca_crt)
+        readyz = HTTPWait(f"https://127.0.0.1:{self.port}/readyz", body="ok", ca=pki.ca_crt)
         try:
             self._spawn("apiserver", [
                 apiserver,
@@ -257,15 +229,13 @@ class ControlPlane:
                 "--profiling=false",
             ], readyz, self.timeout)
         except ProcessExited as e:
-            raise ClusterError("kube-apiserver exited while starting", cause=e.log_tail,
+            raise ClusterError("kube-apiserver exited while starting", name=e.name, cause=e.log_tail,
                                fix="read its last lines above") from None
         except StartTimeout as e:
             raise ClusterError(f"kube-apiserver was not ready within {self.timeout:.0f} s",
                                cause=e.log_tail,
                                fix="read its last lines above; on a slow machine pass a larger "
                                    "`timeout=`") from None
-        finally:
-            readyz.close()
 
     def _start_controller_manager(self, kcm: Path, pki) -> None:
         self._spawn("controller-manager", [

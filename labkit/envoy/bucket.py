@@ -11,20 +11,23 @@ fetches from it through a cluster (``EnvoyConfig(bucket=bucket.url)``).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
-from ._envoy_config import RemoteModule
-from ._extension import Build, sha256_of
-from ._paths import state_dir
-from ._processes import ManagedProcess, ProcessOwner, TCPWait, ensure_port_free, free_port
+from .._extension import Build
+from .._files import atomic_copy, sha256_of
+from .._paths import state_dir
+from .._ports import pick_ports
+from ..processes import ManagedProcess, ProcessOwner, TCPWait
+from .config import RemoteModule
 
 __all__ = ["Bucket"]
 
 
 class Bucket(ProcessOwner):
     """A static file server for modules, managed like every labkit process."""
+
+    what = "bucket"
 
     def __init__(self, name: str = "bucket", *, port: int | None = None):
         self.name = name
@@ -34,9 +37,7 @@ class Bucket(ProcessOwner):
         self._process: ManagedProcess | None = None
 
     def start(self) -> "Bucket":
-        if self._want_port is not None:
-            ensure_port_free(self._want_port)
-        self.port = self._want_port or free_port()
+        self.port = pick_ports({"bucket": self._want_port})["bucket"]
         self._process = ManagedProcess(
             self.name, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                         "--directory", str(self.dir), str(self.port)],
@@ -46,7 +47,7 @@ class Bucket(ProcessOwner):
     @property
     def url(self) -> str:
         if self.port is None:
-            raise RuntimeError("start the bucket first")
+            self.require_running()
         return f"http://127.0.0.1:{self.port}"
 
     def put(self, module: Build | str | os.PathLike) -> RemoteModule:
@@ -55,9 +56,9 @@ class Bucket(ProcessOwner):
         sha = sha256_of(path)
         target = self.dir / f"{sha}.wasm"
         if not target.exists():
-            shutil.copyfile(path, target.with_suffix(".tmp"))
-            os.replace(target.with_suffix(".tmp"), target)
-        return RemoteModule(url=f"{self.url}/{target.name}", sha256=sha)
+            atomic_copy(path, target)
+        name = module.name if isinstance(module, Build) else ""
+        return RemoteModule(url=f"{self.url}/{target.name}", sha256=sha, name=name)
 
     def __repr__(self) -> str:
         return f"<Bucket {self.name!r} {'at ' + self.url if self.running else 'stopped'}>"

@@ -1,8 +1,9 @@
 """Find the tools the lab needs and say what to do when one is missing.
 
-Each ``find_*`` returns a :class:`Tool`; :func:`doctor` gathers them into a
-report that prints in a terminal and renders as a table in a notebook.
+Each ``find_*`` returns a :class:`Tool`: where the tool is, its version, where
+it came from, and what is wrong with it if anything.
 ``Tool.require()`` turns a problem into a :class:`ToolchainError`.
+(:func:`labkit.doctor` gathers these and the lab's built parts into one report.)
 
 Where each tool comes from, first match wins:
 
@@ -20,7 +21,6 @@ tinygo      ``LABKIT_TINYGO``, else ``tinygo`` on PATH (optional)
 from __future__ import annotations
 
 import functools
-import html
 import importlib.util
 import os
 import re
@@ -30,10 +30,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import ToolchainError
+from .errors import ToolchainError
 
-__all__ = ["Tool", "Doctor", "doctor", "find_envoy", "find_go", "find_func_e", "find_tinygo",
-           "MIN_GO", "MIN_ENVOY", "MIN_TINYGO"]
+__all__ = ["Tool", "find_envoy", "find_go", "find_func_e", "find_tinygo", "MIN_GO", "MIN_ENVOY",
+           "MIN_TINYGO", "ENVOY_FOR_GO126"]
 
 MIN_GO = (1, 24)        # go:wasmexport and WASI reactors
 MIN_ENVOY = (1, 33)     # the upstream Go SDK's ABI
@@ -198,79 +198,3 @@ def find_tinygo() -> Tool:
     tool = Tool("tinygo", path, _version(_run([path, "version"]), r"tinygo version (\d+\.\d+(?:\.\d+)?)"),
                 "PATH" if chosen == "tinygo" else f"LABKIT_TINYGO={chosen}", optional=True)
     return _check_min(tool, MIN_TINYGO, fix)
-
-
-# ------------------------------------------------------------- control plane
-def find_control_plane() -> Tool:
-    """The local Kubernetes control plane's binaries, if built (optional: Istio step only)."""
-    from ._kube_build import KUBERNETES_VERSION, cached_control_plane
-
-    binaries = cached_control_plane()
-    if binaries is None:
-        return Tool("kube-apiserver", None, None, "-", problem="not built yet", optional=True,
-                    fix="`make cluster` builds it once (~13 min on 2 cores) for the Istio step; "
-                        "not needed if you have a cluster")
-    return Tool("kube-apiserver", str(binaries.kube_apiserver),
-                tuple(int(x) for x in KUBERNETES_VERSION.removeprefix("v").split(".")),
-                "built by labkit", optional=True)
-
-
-# -------------------------------------------------------------------- doctor
-@dataclass
-class Doctor:
-    tools: list[Tool]
-    notes: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return all(t.ok for t in self.tools if not t.optional)
-
-    def require(self) -> "Doctor":
-        """Raise a ToolchainError naming every required tool that is not usable."""
-        bad = [t for t in self.tools if not t.ok and not t.optional]
-        if bad:
-            raise ToolchainError(
-                "the lab cannot run yet: " + ", ".join(f"{t.name} ({t.problem})" for t in bad),
-                fix="; ".join(f"{t.name}: {t.fix}" for t in bad),
-            )
-        return self
-
-    def __str__(self) -> str:
-        rows = [("", "tool", "version", "from", "path / what to do")]
-        for t in self.tools:
-            mark = "ok" if t.ok else ("--" if t.optional else "!!")
-            rows.append((mark, t.name, t.version_str, t.source,
-                         t.path if t.ok else f"{t.problem}. Fix: {t.fix}"))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
-        lines += [f"note: {n}" for n in self.notes]
-        lines.append("all required tools are ready" if self.ok else "some required tools need attention")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        cells = []
-        for t in self.tools:
-            mark = "✅" if t.ok else ("➖" if t.optional else "❌")
-            detail = html.escape(t.path or "") if t.ok else (
-                f"{html.escape(t.problem or '')}<br><b>Fix:</b> {html.escape(t.fix or '')}")
-            cells.append(f"<tr><td>{mark}</td><td><b>{t.name}</b>{' (optional)' if t.optional else ''}</td>"
-                         f"<td>{t.version_str}</td><td>{html.escape(t.source)}</td>"
-                         f"<td style='text-align:left'>{detail}</td></tr>")
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        verdict = ("<b>All required tools are ready.</b>" if self.ok
-                   else "<b style='color:#d9534f'>Some required tools need attention.</b>")
-        return (f"<table><tr><th></th><th>tool</th><th>version</th><th>from</th><th>path / fix</th></tr>"
-                f"{''.join(cells)}</table><ul>{notes}</ul>{verdict}")
-
-
-def doctor() -> Doctor:
-    """Check every tool the lab uses and explain what to do about problems."""
-    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo(), find_control_plane()]
-    notes = []
-    go, envoy = tools[0], tools[1]
-    if go.ok and envoy.ok and go.version >= (1, 26) and envoy.version < ENVOY_FOR_GO126:
-        notes.append(f"Go {go.version_str} builds modules that need Envoy >= 1.39 "
-                     f"(yours is {envoy.version_str}): expect 'missing import: wasi_snapshot_preview1'")
-    if not tools[3].ok:
-        notes.append("TinyGo is not installed: the TinyGo track is skipped; everything else works")
-    return Doctor(tools, notes)

@@ -10,11 +10,11 @@ it works with any kind the server knows, CRDs included. Objects come back as
 plain dicts (``obj["spec"]["url"]``). ``apply`` is server-side apply: the
 server validates against the schema, runs admission and, with
 ``dry_run=True``, stops before storing. Every refusal becomes a
-:class:`KubeError` carrying the server's own message.
+:class:`KubeError` carrying the server's own message. (Finding a cluster is
+:func:`labkit.kube.connect`'s job.)
 
-Where :func:`connect` looks for a cluster, first match wins: an explicit
-kubeconfig, ``$KUBECONFIG``, ``~/.kube/config``, the in-cluster service account
-(a notebook running in a pod), then a running labkit control plane.
+The ``kubernetes`` client is an extra (``pip install 'labkit[mesh]'``): this
+module imports it only when a :class:`Kube` is made.
 """
 
 from __future__ import annotations
@@ -22,66 +22,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
-from ._errors import ClusterNotFound, KubeError
+from .._wait import wait_for
+from ..errors import KubeError, ToolchainError
 
-__all__ = ["Kube", "connect", "find_kubeconfig", "load_manifests"]
+__all__ = ["Kube", "load_manifests", "require_client"]
 
 Manifest = dict[str, Any]
 FIELD_MANAGER = "labkit"
-
-
-# ----------------------------------------------------------------- finding a cluster
-def find_kubeconfig() -> tuple[Path | None, str]:
-    """The kubeconfig kubectl would use, and where it was found (``None`` if none)."""
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        for part in env.split(os.pathsep):
-            if part and Path(part).expanduser().is_file():
-                return Path(part).expanduser(), "$KUBECONFIG"
-    home = Path.home() / ".kube" / "config"
-    if home.is_file():
-        return home, "~/.kube/config"
-    return None, ""
-
-
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token").is_file()
-
-
-def connect(kubeconfig: str | os.PathLike | None = None, *, context: str | None = None,
-            local: bool = False) -> "Kube":
-    """A :class:`Kube` for the first cluster found (see the module docs).
-
-    With ``local=True`` and no cluster found, labkit starts its local control
-    plane (kube-apiserver + etcd with Istio's CRDs) and connects to that.
-    """
-    if kubeconfig is not None:
-        return Kube(kubeconfig, context=context)
-    path, where = find_kubeconfig()
-    if path is not None:
-        return Kube(path, context=context, source=where)
-    if _in_cluster():
-        return Kube(None, source="in-cluster service account")
-    from ._kube_local import ControlPlane, running_control_plane
-
-    plane = running_control_plane()
-    if plane is None and local:
-        plane = ControlPlane().start()
-    if plane is not None:
-        return plane.kube()
-    raise ClusterNotFound(
-        "no Kubernetes cluster found: no $KUBECONFIG, no ~/.kube/config, not inside a pod, "
-        "and no labkit control plane running",
-        fix="point $KUBECONFIG at your cluster, or use the local control plane: "
-            "`labkit.connect(local=True)` in a notebook, `make cluster` in a terminal",
-    )
 
 
 # ----------------------------------------------------------------- manifests
@@ -118,6 +70,7 @@ class Kube:
 
     def __init__(self, kubeconfig: str | os.PathLike | None = None, *, context: str | None = None,
                  source: str = ""):
+        require_client()
         from kubernetes import client, config
         from kubernetes.dynamic import DynamicClient
 
@@ -258,29 +211,32 @@ class Kube:
                 if e.status != 404:
                     raise
         if wait:
-            deadline = time.monotonic() + timeout
             for resource, obj_name, ns in targets:
-                while self.exists(resource.kind, obj_name, namespace=ns,
-                                  api_version=resource.group_version):
-                    if time.monotonic() > deadline:
-                        raise KubeError(f"{resource.kind} {obj_name!r} still exists after {timeout:.0f} s",
-                                        fix="a finalizer is holding it: look at "
-                                            "metadata.finalizers and the object's status")
-                    time.sleep(0.2)
+                wait_for(lambda: not self.exists(resource.kind, obj_name, namespace=ns,
+                                                 api_version=resource.group_version),
+                         timeout=timeout, interval=0.2, what=f"{resource.kind} {obj_name!r} to be gone",
+                         error=lambda message, seen: KubeError(
+                             f"{resource.kind} {obj_name!r} still exists after {timeout:.0f} s",
+                             fix="a finalizer is holding it: look at metadata.finalizers and the "
+                                 "object's status"))
 
     def wait_for(self, kind: str, name: str, condition: str, *, namespace: str | None = None,
                  timeout: float = 60.0) -> Manifest:
         """Wait until ``status.conditions`` has ``condition`` with status True."""
-        deadline = time.monotonic() + timeout
-        while True:
+        last: dict = {}
+
+        def met() -> Manifest | None:
             obj = self.get(kind, name, namespace=namespace)
+            last["status"] = obj.get("status", {})
             for c in obj.get("status", {}).get("conditions", []) or []:
                 if c.get("type") == condition and c.get("status") == "True":
                     return obj
-            if time.monotonic() > deadline:
-                raise KubeError(f"{kind} {name!r} is not {condition} after {timeout:.0f} s",
-                                cause=json.dumps(obj.get("status", {}), indent=1)[:1500])
-            time.sleep(0.1)
+            return None
+
+        return wait_for(met, timeout=timeout, interval=0.1, what=f"{kind} {name!r} to be {condition}",
+                        error=lambda message, seen: KubeError(
+                            f"{kind} {name!r} is not {condition} after {timeout:.0f} s",
+                            cause=json.dumps(last.get("status", {}), indent=1)[:1500]))
 
     def version(self) -> str:
         from kubernetes import client
@@ -330,3 +286,13 @@ def _api_error(doc: Manifest, e) -> KubeError:
               for c in (status.get("details") or {}).get("causes", []) or []]
     return KubeError(f"the API server refused {what}: {message}", status=e.status, reason=reason,
                      cause="\n".join(causes) or None, fix=fix)
+
+
+def require_client() -> None:
+    """Raise a ToolchainError with the fix when the ``kubernetes`` client is missing."""
+    try:
+        import kubernetes  # noqa: F401
+    except ImportError:
+        raise ToolchainError("the `kubernetes` Python client is not installed",
+                             fix="install labkit's mesh extra: pip install 'labkit[mesh]' "
+                                 "(`make env` does)") from None

@@ -1,21 +1,22 @@
-"""Envoy configuration from Python data, and Envoy's own validation of it.
+"""Envoy configuration from a few Python values.
 
     cfg = labkit.EnvoyConfig(labkit.WasmFilter(build))
-    print(cfg.yaml())          # the bootstrap Envoy will read
-    cfg.write("envoy.yaml")    # e.g. for `func-e run -c envoy.yaml`
-    labkit.validate("envoy.yaml")
+    print(cfg.yaml())                          # the bootstrap Envoy will read
+    cfg.write("envoy.yaml", port=10000, admin_port=9901)   # for `func-e run -c envoy.yaml`
 
 The listener answers every request with a direct response, so a learner
 needs nothing but Envoy to see the filter act. Everything binds 127.0.0.1.
+
+An ``EnvoyConfig`` describes *what* Envoy runs. What only a running Envoy
+decides (its ports, the folder its reloadable filters are read from) is given
+when rendering: ``to_dict()``, ``yaml()`` and ``write()`` take them as
+arguments, with placeholders for printing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ from typing import Any
 import httpx
 import yaml
 
-from ._errors import ConfigError, LabError
-from ._extension import Build
-from ._toolchain import find_envoy
+from .._extension import Build
+from ..errors import LabError
 
-__all__ = ["WasmFilter", "RemoteModule", "EnvoyConfig", "validate", "plugin_configuration"]
+__all__ = ["WasmFilter", "RemoteModule", "EnvoyConfig", "plugin_configuration", "BUCKET_CLUSTER",
+           "WASM_TYPE", "ROUTER_TYPE", "STRING_TYPE", "EXTENSION_CONFIG_TYPE", "dump_yaml"]
 
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
@@ -53,31 +54,40 @@ BUCKET_CLUSTER = "labkit_bucket"
 
 @dataclass(frozen=True)
 class RemoteModule:
-    """Module code Envoy downloads over HTTP (``code.remote``), checked by sha256."""
+    """Module code fetched over HTTP (``code.remote``), checked by sha256.
+
+    ``name`` is the project it was built from (the default plugin name).
+    """
 
     url: str
     sha256: str
     cluster: str = BUCKET_CLUSTER
     timeout: str = "10s"
+    name: str = ""
 
 
 @dataclass
 class WasmFilter:
     """An HTTP Wasm filter: a module (local file or remote) and its configuration.
 
-    ``name`` is the plugin name; Envoy prefixes the plugin's log lines with it
+    ``name`` is the plugin name, by default the project's (``scaffold("hello")``
+    gives ``hello``); Envoy prefixes the plugin's log lines with it
     (``wasm log hello: ...``). ``reloadable=True`` makes Envoy take the filter
     from a file it watches (Extension Config Discovery), so
     :meth:`labkit.Envoy.reload` can swap it without a restart.
     """
 
     module: Build | RemoteModule | str | os.PathLike
-    name: str = "hello"
+    name: str = ""
     configuration: str | dict | list | None = None
     failure_policy: str | None = None  # FAIL_CLOSED (Envoy's default), FAIL_OPEN, FAIL_RELOAD
     root_id: str = ""
     vm_id: str = ""
     reloadable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = _default_name(self.module)
 
     @property
     def module_path(self) -> Path:
@@ -111,12 +121,12 @@ class WasmFilter:
             plugin["failure_policy"] = self.failure_policy
         return plugin
 
-    def http_filter(self, ecds_dir: str = "") -> dict[str, Any]:
+    def http_filter(self, ecds_dir: str | os.PathLike | None = None) -> dict[str, Any]:
         if not self.reloadable:
             return {"name": self.name, "typed_config": {"@type": WASM_TYPE, "config": self.plugin()}}
         # Extension Config Discovery from a file: Envoy watches the directory and
         # applies the file whenever it is renamed into place.
-        ecds_dir = ecds_dir or "<ecds dir>"
+        ecds_dir = str(ecds_dir) if ecds_dir else "<ecds dir>"
         return {"name": self.name, "config_discovery": {
             "config_source": {"path_config_source": {
                 "path": f"{ecds_dir}/{self.name}.yaml",
@@ -134,8 +144,6 @@ class EnvoyConfig:
     """A single-listener Envoy: Wasm filters in front of a direct response."""
 
     filters: list[WasmFilter] | WasmFilter = field(default_factory=list)
-    port: int = 10000
-    admin_port: int = 9901
     body: str = "Hello world\n"
     status: int = 200
     node_id: str = "labkit"
@@ -146,8 +154,6 @@ class EnvoyConfig:
     histogram_buckets: dict[str, list[float]] = field(default_factory=dict)
     # Envoy merges histogram samples when it flushes stats (its default is 5 s).
     stats_flush_interval: str = "0.5s"
-    # Where reloadable filters' ECDS files live (labkit.Envoy sets it).
-    ecds_dir: str = ""
     # Base URL of a labkit.Bucket: adds the cluster remote modules are fetched through.
     bucket: str | None = None
 
@@ -155,10 +161,22 @@ class EnvoyConfig:
         if isinstance(self.filters, WasmFilter):
             self.filters = [self.filters]
 
-    def with_ports(self, port: int, admin_port: int) -> "EnvoyConfig":
-        return replace(self, port=port, admin_port=admin_port)
+    @property
+    def reloadable_filters(self) -> list[WasmFilter]:
+        return [f for f in self.filters if f.reloadable]
 
-    def to_dict(self) -> dict[str, Any]:
+    def with_filter(self, new: WasmFilter) -> "EnvoyConfig":
+        """A copy with the filter named ``new.name`` replaced by ``new``."""
+        if new.name not in {f.name for f in self.filters}:
+            raise LabError(f"this config has no filter named {new.name!r}",
+                           fix=f"filters: {', '.join(f.name for f in self.filters) or 'none'}")
+        return replace(self, filters=[new if f.name == new.name else f for f in self.filters])
+
+    def to_dict(self, *, port: int = 10000, admin_port: int = 9901,
+                ecds_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+        """The bootstrap as data. ``port`` and ``admin_port`` default to Envoy's usual
+        10000 and 9901 (a running :class:`labkit.Envoy` passes the ports it picked);
+        ``ecds_dir`` is the folder reloadable filters are read from."""
         hcm = {
             "@type": HCM_TYPE,
             "stat_prefix": "ingress_http",
@@ -174,19 +192,19 @@ class EnvoyConfig:
                     }],
                 }],
             },
-            "http_filters": [f.http_filter(self.ecds_dir) for f in self.filters]
+            "http_filters": [f.http_filter(ecds_dir) for f in self.filters]
             # The router must be last, and current Envoy needs its typed_config.
             + [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}}],
         }
         bootstrap: dict[str, Any] = {
             # ECDS and func-e want a node identity; harmless otherwise.
             "node": {"id": self.node_id, "cluster": self.node_id},
-            "admin": {"address": _address(self.admin_port)},
+            "admin": {"address": _address(admin_port)},
             "stats_flush_interval": self.stats_flush_interval,
             "static_resources": {
                 "listeners": [{
                     "name": "main",
-                    "address": _address(self.port),
+                    "address": _address(port),
                     "filter_chains": [{"filters": [{
                         "name": "envoy.filters.network.http_connection_manager",
                         "typed_config": hcm,
@@ -212,14 +230,21 @@ class EnvoyConfig:
             bootstrap["stats_config"] = stats_config
         return bootstrap
 
-    def yaml(self) -> str:
-        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
+    def yaml(self, **runtime: Any) -> str:
+        """The bootstrap as YAML (``port=``, ``admin_port=``, ``ecds_dir=`` as in to_dict)."""
+        return dump_yaml(self.to_dict(**runtime))
 
-    def write(self, path: str | os.PathLike) -> Path:
+    def write(self, path: str | os.PathLike, **runtime: Any) -> Path:
+        """Write the YAML to ``path``, e.g. ``cfg.write("envoy.yaml", port=p, admin_port=a)``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.yaml())
+        path.write_text(self.yaml(**runtime))
         return path
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML as labkit writes it: keys in order, multi-line strings as ``|`` blocks."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -238,77 +263,11 @@ def _address(port: int, host: str = "127.0.0.1") -> dict:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-# ---------------------------------------------------------------- validation
-_FIXES = [
-    (r"Didn't find a registered implementation for 'envoy\.filters\.http\.router' with type URL: ''",
-     "give the router filter a typed_config: {'@type': " + ROUTER_TYPE + "} "
-     "(configs written for old Envoy versions lack it)"),
-    (r"Invalid path: (\S+)", "the Wasm module file does not exist: build the extension first, "
-     "and check the filename in the config"),
-    (r"Missing or unknown Proxy-Wasm ABI version|Failed to load Wasm code",
-     "the file is not a Proxy-Wasm module Envoy can load: rebuild it with "
-     "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared (labkit's build() does)"),
-    (r"Unable to create Wasm plugin|Plugin \S+ failed to load|Failed to load Wasm",
-     "the module failed to load or its OnPluginStart returned failure: read the `wasm log` "
-     "lines above (bad plugin configuration is the usual cause)"),
-    (r"missing import: wasi_snapshot_preview1",
-     "this Envoy is too old for modules built by Go >= 1.26: use Envoy >= 1.39 (the embedded one)"),
-    (r"has unknown fields|INVALID_ARGUMENT|Unable to parse",
-     "a field name or value is wrong at the place Envoy names; compare with the Envoy API docs"),
-    (r"cannot bind|Address already in use",
-     "Envoy could not listen on an address in the config: use 127.0.0.1 and a free port "
-     "(or leave ports out and let labkit pick them)"),
-]
-
-
-def explain(log: str) -> tuple[str, str | None, str]:
-    """Envoy's reason (one line), a fix if we recognise it, and the relevant log lines."""
-    important = [ln for ln in log.splitlines()
-                 if re.search(r"\]\[(critical|error)\]\[|wasm log", ln)]
-    reason = ""
-    for ln in reversed(important):
-        m = re.search(r"error (?:initializing configuration '[^']*': |`)(.+?)`?(?: initializing config.*)?$", ln)
-        if m:
-            reason = m.group(1).strip()
-            break
-    if not reason and important:
-        reason = re.sub(r"^\[[^]]*\](\[[^]]*\])*\s*(\[[^]]*\]\s*)?", "", important[-1]).strip()
-    fix = next((f for pat, f in _FIXES if re.search(pat, log)), None)
-    relevant = "\n".join(_strip_prefix(ln) for ln in (important or log.splitlines())[-12:])
-    return reason or "see the log lines", fix, relevant
-
-
-def _strip_prefix(line: str) -> str:
-    """'[ts][tid][critical][wasm] [source/...cc:626] msg' -> '[critical][wasm] msg'."""
-    m = re.match(r"^\[[^]]+\]\[\d+\]\[(\w+)\]\[(\w+)\] \[[^]]+\] ?(.*)$", line)
-    return f"[{m[1]}][{m[2]}] {m[3]}" if m else line
-
-
-def validate(config: EnvoyConfig | str | os.PathLike) -> None:
-    """Check a config with ``envoy --mode validate``; raise ConfigError with Envoy's reason.
-
-    Envoy's validation also loads the Wasm module and runs its plugin start,
-    so a module that fails to start is caught here too.
-    """
-    if isinstance(config, EnvoyConfig):
-        from ._paths import state_dir
-
-        # Named by content: the file stays for the learner to open, and
-        # concurrent validations of different configs never collide.
-        text = config.yaml()
-        path = state_dir("envoy") / f"config-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
-        path.write_text(text)
-    else:
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"no Envoy config at {path}", path=str(path),
-                              fix="check the path, or write one with EnvoyConfig(...).write(path)")
-    envoy = find_envoy().require()
-    out = subprocess.run([envoy, "--mode", "validate", "-c", str(path), "-l", "warning",
-                          "--component-log-level", "wasm:info"],
-                         capture_output=True, text=True, cwd=path.parent)
-    if out.returncode != 0:
-        reason, fix, relevant = explain(out.stdout + out.stderr)
-        raise ConfigError(f"Envoy rejected {path}: {reason}", path=str(path), cause=relevant,
-                          fix=fix or "correct the config at the place Envoy names")
-    print(f"✔ Envoy accepts {path.name}")
+def _default_name(module: Build | RemoteModule | str | os.PathLike) -> str:
+    """The project's name: ``workspace/hello/main.wasm`` is plugin ``hello``."""
+    if isinstance(module, (Build, RemoteModule)) and module.name:
+        return module.name
+    if isinstance(module, (str, os.PathLike)):
+        path = Path(module)
+        return path.parent.name if path.stem == "main" and path.parent.name else path.stem
+    return "filter"

@@ -6,15 +6,17 @@ Three promises, each with its mechanism:
   group, so every child starts in its own session (``start_new_session``).
 * **Never outlive the kernel**, even when it is SIGKILLed (nbval does that).
   On Linux the child asks the kernel for ``PR_SET_PDEATHSIG``: when the thread
-  that started it dies, it receives SIGTERM (SIGKILL for a control plane). Everywhere, each child carries a
-  ``LABKIT_TAG`` environment variable and a record in the registry folder, so
-  ``labkit clean`` (and the CI sweep) can find what is left.
+  that started it dies, it receives SIGTERM (SIGKILL for a control plane).
+  Everywhere, each child carries a ``LABKIT_TAG`` environment variable and a
+  record in the registry folder, so ``labkit clean`` (and the CI sweep) can
+  find what is left.
 * **Re-running is safe.** A name is a slot: starting a process under a name
   that is already running stops the old one first.
 
 Readiness is a *wait strategy*, in the spirit of mirakuru's executors: an
-object with a ``description`` and a ``ready()`` method. :class:`HTTPWait`,
-:class:`TCPWait` and :class:`OutputWait` cover what labkit needs.
+object with a ``description`` and a ``ready()`` method, polled by
+:func:`labkit._wait.wait_for`. :class:`HTTPWait`, :class:`TCPWait` and
+:class:`OutputWait` cover what labkit needs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,9 +39,10 @@ from typing import Protocol, Sequence
 import httpx
 import psutil
 
-from ._errors import PortInUseError, ProcessExited, StartTimeout
 from ._http import shared_client
-from ._paths import state_dir
+from ._paths import OWNER_VAR, STATE_VAR, TAG_VAR, state_dir
+from ._wait import wait_for
+from .errors import Interrupted, NotRunning, ProcessExited, StartTimeout, WaitTimeout
 
 __all__ = [
     "ManagedProcess",
@@ -48,17 +52,11 @@ __all__ = [
     "OutputWait",
     "running_processes",
     "clean",
-    "free_port",
-    "free_ports",
-    "ensure_port_free",
     "stop_slot",
     "ProcessOwner",
+    "read_log",
+    "log_size",
 ]
-
-TAG_VAR = "LABKIT_TAG"
-# The state folder of the workspace that started a process: the sweep in
-# clean() leaves other workspaces' processes (another checkout, a test run) alone.
-STATE_VAR = "LABKIT_STATE"
 
 
 # --------------------------------------------------------------------- waits
@@ -70,19 +68,29 @@ class Wait(Protocol):
 
 @dataclass
 class HTTPWait:
-    """Ready when ``url`` answers with ``status`` (and ``body`` if given)."""
+    """Ready when ``url`` answers with ``status`` (and ``body`` if given).
+
+    ``ca`` is a CA certificate file to check an HTTPS server against (the local
+    kube-apiserver's); without it, plain HTTP through labkit's shared client.
+    """
 
     url: str
     status: int = 200
     body: str | None = None
+    ca: str | os.PathLike | None = None
 
     @property
     def description(self) -> str:
-        return f"{self.url} to answer {self.status}"
+        return f"{self.url} to answer {self.status}" + (f" with {self.body!r}" if self.body else "")
 
     def ready(self, process: "ManagedProcess") -> bool:
         try:
-            r = shared_client().get(self.url, timeout=0.5)
+            if self.ca is None:
+                r = shared_client().get(self.url, timeout=0.5)
+            else:
+                with httpx.Client(verify=ssl.create_default_context(cafile=str(self.ca)),
+                                  timeout=1.0) as client:
+                    r = client.get(self.url)
         except httpx.HTTPError:
             return False
         return r.status_code == self.status and (self.body is None or self.body in r.text)
@@ -117,52 +125,6 @@ class OutputWait:
 
     def ready(self, process: "ManagedProcess") -> bool:
         return re.search(self.pattern, process.logs()) is not None
-
-
-# --------------------------------------------------------------------- ports
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    return free_ports(1)[0]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` different free ports (the sockets are held until all are picked)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            sockets.append(s)
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def ensure_port_free(port: int) -> None:
-    """Raise :class:`PortInUseError`, naming the holder if we know it."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return
-        except OSError:
-            pass
-    raise PortInUseError(port, holder=_port_holder(port))
-
-
-def _port_holder(port: int) -> str | None:
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-                if conn.pid:
-                    p = psutil.Process(conn.pid)
-                    tag = p.environ().get(TAG_VAR, "")
-                    owner = f", started by labkit as '{tag.split(':')[0]}'" if tag else ""
-                    return f"{p.name()} (pid {conn.pid}{owner})"
-    except (psutil.Error, OSError):
-        pass
-    return None
 
 
 # ------------------------------------------------------------------ registry
@@ -217,20 +179,24 @@ def _members(pid: int, pgid: int | None) -> list[psutil.Process]:
 
 def _terminate_group(pid: int, pgid: int | None, timeout: float = 5.0) -> None:
     """SIGTERM the process group (or the lone pid), then SIGKILL what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+
+    def gone() -> bool:
+        try:  # reap our own child so it does not linger as a zombie
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return not _members(pid, pgid)
+
+    for sig, patience in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig) if pgid else os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:  # reap our own child so it does not linger as a zombie
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            if not _members(pid, pgid):
-                return
-            time.sleep(0.05)
+        try:
+            wait_for(gone, timeout=patience, what=f"process group {pgid or pid} to exit")
+            return
+        except WaitTimeout:
+            continue
 
 
 def clean(verbose: bool = True) -> list[str]:
@@ -282,6 +248,26 @@ def stop_slot(name: str) -> None:
     path.unlink(missing_ok=True)
 
 
+# ---------------------------------------------------------------- log files
+def read_log(path: Path, *, since: int = 0, tail: int | None = None) -> str:
+    """A log file's text from byte ``since`` on; ``tail`` keeps only the last lines."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(since)
+            text = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-tail:]) if tail is not None else text
+
+
+def log_size(path: Path) -> int:
+    """Where the log ends now (a bookmark for ``read_log(since=...)``)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 # ---------------------------------------------------------------- processes
 def _death_signal(sig: int):
     def die_with_parent() -> None:  # runs in the child, between fork and exec
@@ -324,6 +310,7 @@ class ManagedProcess:
         self.death_signal = death_signal
         self.log_path = state_dir("logs") / f"{_record_path(name).stem}.log"
         self._popen: subprocess.Popen | None = None
+        self.stopped = False  # stop() was called (as opposed to the process dying by itself)
         self._tag = ""
         self.started_at: float | None = None
         self.ready_after: float | None = None  # seconds from spawn to ready
@@ -331,67 +318,69 @@ class ManagedProcess:
     # -- lifecycle
     def start(self) -> "ManagedProcess":
         stop_slot(self.name)
+        self.stopped = False
         self._tag = f"{self.name}:{uuid.uuid4().hex[:12]}"
-        env = {**os.environ, **(self.env or {}), TAG_VAR: self._tag, STATE_VAR: str(state_dir())}
-        log = open(self.log_path, "wb")
+        env = {**os.environ, **(self.env or {}), TAG_VAR: self._tag, STATE_VAR: str(state_dir()),
+               OWNER_VAR: str(os.getpid())}
         t0 = time.monotonic()
-        try:
-            self._popen = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.cwd,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_death_signal(self.death_signal) if self.death_signal else None,
-            )
-        except FileNotFoundError as e:
-            log.close()
-            raise ProcessExited(
-                f"could not start {self.what} '{self.name}': {e.strerror}: {self.command[0]}",
-                returncode=None,
-                fix="run `labkit doctor` to see which tool is missing",
-            ) from None
-        finally:
-            log.close()
+        with open(self.log_path, "wb") as log:
+            try:
+                self._popen = subprocess.Popen(
+                    self.command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=self.cwd,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=_death_signal(self.death_signal) if self.death_signal else None,
+                )
+            except FileNotFoundError as e:
+                raise ProcessExited(
+                    f"could not start {self.what} '{self.name}': {e.strerror}: {self.command[0]}",
+                    returncode=None, name=self.name,
+                    fix="run `labkit doctor` to see which tool is missing",
+                ) from None
         self.started_at = time.time()
         self._write_record()
         try:
-            self._wait_until_ready(t0)
+            self._wait_until_ready()
+        except KeyboardInterrupt:
+            # The Stop button: never leave a half-started process behind, and say
+            # so in one line instead of a traceback through labkit.
+            self.stop()
+            raise Interrupted(f"stopped {self.what} '{self.name}' while it was starting; "
+                              "nothing is left running") from None
         except BaseException:
-            # Includes KeyboardInterrupt (the Stop button): never leave a
-            # half-started process behind.
             self.stop()
             raise
         self.ready_after = time.monotonic() - t0
         return self
 
-    def _wait_until_ready(self, t0: float) -> None:
+    def _wait_until_ready(self) -> None:
         if self.wait is None:
             return
-        deadline = t0 + self.timeout
-        while True:
+
+        def ready() -> bool:
             code = self._popen.poll()
             if code is not None:
                 raise ProcessExited(
                     f"{self.what} '{self.name}' exited with code {code} while starting",
-                    returncode=code,
-                    log_tail=self.logs(tail=20),
-                )
-            if self.wait.ready(self):
-                return
-            if time.monotonic() > deadline:
-                raise StartTimeout(
-                    f"{self.what} '{self.name}' did not become ready within {self.timeout:.0f} s "
-                    f"(waited for {self.wait.description})",
-                    log_tail=self.logs(tail=20),
-                    fix="read the log lines above; raise `timeout=` if the machine is just slow",
-                )
-            time.sleep(0.05)
+                    returncode=code, name=self.name, log_tail=self.logs(tail=20))
+            return self.wait.ready(self)
+
+        def timed_out(message: str, last_seen: str) -> StartTimeout:
+            return StartTimeout(
+                f"{self.what} '{self.name}' did not become ready within {self.timeout:.0f} s "
+                f"(waited for {self.wait.description})",
+                name=self.name, log_tail=self.logs(tail=20),
+                fix="read the log lines above; raise `timeout=` if the machine is just slow")
+
+        wait_for(ready, timeout=self.timeout, what=self.wait.description, error=timed_out)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the process and its children. Safe to call twice."""
+        self.stopped = True
         if self._popen is not None:
             _terminate_group(self._popen.pid, self._popen.pid, timeout)
             try:
@@ -426,22 +415,11 @@ class ManagedProcess:
 
     def logs(self, tail: int | None = None, since: int = 0) -> str:
         """The process's output; ``tail`` keeps the last lines, ``since`` is a byte offset."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                text = f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-        if tail is not None:
-            text = "\n".join(text.splitlines()[-tail:])
-        return text
+        return read_log(self.log_path, since=since, tail=tail)
 
     def log_offset(self) -> int:
         """Current end of the log, to pass as ``since=`` later."""
-        try:
-            return self.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return log_size(self.log_path)
 
     # -- registry
     def _write_record(self) -> None:
@@ -463,12 +441,14 @@ class ManagedProcess:
 
 
 class ProcessOwner:
-    """What Envoy and Bucket share: one ManagedProcess behind ``start()``.
+    """What Envoy, Bucket and the other servers share: one ManagedProcess behind ``start()``.
 
     Subclasses set ``self._process`` in ``start()``; stopping, ``running``,
-    ``pid`` and the context manager come from here.
+    ``pid``, logs and the context manager come from here.
     """
 
+    name: str = ""
+    what: str = "process"
     _process: ManagedProcess | None = None
 
     def start(self):  # pragma: no cover - every owner defines it
@@ -485,6 +465,28 @@ class ProcessOwner:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    def logs(self, tail: int | None = None, since: int = 0) -> str:
+        return self._process.logs(tail=tail, since=since) if self._process else ""
+
+    def log_offset(self) -> int:
+        """A bookmark in the log, for ``logs(since=...)``."""
+        return self._process.log_offset() if self._process else 0
+
+    def require_running(self) -> None:
+        """Raise :class:`NotRunning` unless the process runs."""
+        if self.running:
+            return
+        process = self._process
+        if process is None:
+            raise NotRunning(f"{self.what} {self.name!r} has not been started", name=self.name,
+                             fix="call .start() first")
+        if process.stopped:
+            raise NotRunning(f"{self.what} {self.name!r} was stopped", name=self.name,
+                             fix="call .start() to run it again")
+        raise NotRunning(f"{self.what} {self.name!r} exited by itself (code {process.returncode})",
+                         name=self.name, log_tail=self.logs(tail=15),
+                         fix="read its last log lines above, then .start() it again")
 
     def __enter__(self):
         return self if self.running else self.start()

@@ -45,6 +45,14 @@ class PKI:
 
 def make_pki(directory: Path, *, days: int = 365) -> PKI:
     """Create (or reuse) the cluster's certificates and keys in ``directory``."""
+    try:
+        import cryptography  # noqa: F401  (an extra: labkit[mesh])
+    except ImportError:
+        from ..errors import ToolchainError
+
+        raise ToolchainError("the `cryptography` package is not installed",
+                             fix="install labkit's mesh extra: pip install 'labkit[mesh]' "
+                                 "(`make env` does)") from None
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa

@@ -13,15 +13,14 @@ published twin ``v0.Y.Z``, then builds:
 * ``etcd`` from ``go.etcd.io/etcd/server/v3``, at the version Kubernetes
   itself pins in its go.mod.
 
-Everything comes from the Go module proxy. The binaries land in
-``<cache>/kubernetes-<version>/bin`` with a ``build.json`` stamp; the build runs
-again only when a pinned version changes. The first build takes several
-minutes (about 13 on 2 cores, downloads included).
+Everything comes from the Go module proxy. The binaries land in the per-user
+cache, ``<cache>/kubernetes-<version>/bin``, with a ``build.json`` stamp; the
+build runs again only when a pinned version changes. The first build takes
+several minutes (about 13 on 2 cores, downloads included).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -32,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ._errors import BuildError
-from ._paths import cache_dir
-from ._toolchain import find_go
+from .._cache import CacheEntry
+from ..errors import BuildError, Interrupted
+from ..toolchain import find_go
 
 __all__ = ["KUBERNETES_VERSION", "ETCD_VERSION", "ControlPlaneBinaries", "build_control_plane",
            "cached_control_plane"]
@@ -76,6 +75,12 @@ class ControlPlaneBinaries:
         return {name: (self.dir / name).stat().st_size for name in _COMMANDS}
 
 
+def _entry(kubernetes_version: str, etcd_version: str, cache: Path | None = None) -> CacheEntry:
+    return CacheEntry(f"kubernetes-{kubernetes_version}",
+                      {"kubernetes": kubernetes_version, "etcd": etcd_version},
+                      files=[f"bin/{name}" for name in _COMMANDS], root=cache)
+
+
 def build_control_plane(
     kubernetes_version: str = KUBERNETES_VERSION,
     etcd_version: str = ETCD_VERSION,
@@ -87,80 +92,78 @@ def build_control_plane(
 
     Raises :class:`BuildError` with the last lines of Go's output when the build fails.
     """
-    root = (cache or cache_dir()) / f"kubernetes-{kubernetes_version}"
-    root.mkdir(parents=True, exist_ok=True)
+    entry = _entry(kubernetes_version, etcd_version, cache)
     say = progress or (lambda _msg: None)
-    # One build at a time per version (two kernels, or pytest and a terminal).
-    with open(root.parent / f"kubernetes-{kubernetes_version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cached = _cached(root, kubernetes_version, etcd_version)
-        if cached is not None:
-            return cached
+    with entry.lock():
+        if (binaries := _binaries(entry)) is not None:
+            return binaries
         go = find_go()
         go_path = go.require()
         say(f"building kube-apiserver {kubernetes_version}, kube-controller-manager and etcd "
             f"{etcd_version} from the Go module proxy (once; several minutes on a laptop)...")
         t0 = time.monotonic()
+        root = entry.dir
         src = root / "src"
-        src.mkdir(exist_ok=True)
+        src.mkdir(parents=True, exist_ok=True)
         log_path = root / "build.log"
-        with open(log_path, "w") as log:
+        try:
+            _build(go_path, src, root / "bin", log_path, kubernetes_version, etcd_version, say)
+        except KeyboardInterrupt:
+            raise Interrupted("stopped the control plane's build; nothing was cached, "
+                              "`labkit cluster build` starts it again") from None
+        finally:
             # A private build cache, deleted afterwards: Kubernetes leaves several GB
             # there that nothing else reuses (the binaries themselves are kept).
-            env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
-                   "GOCACHE": str(root / "go-build-cache")}
-
-            def run(*args: str, step: str) -> str:
-                log.write(f"$ go {' '.join(args)}\n")
-                log.flush()
-                out = subprocess.run([go_path, *args], cwd=src, env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                log.write(out.stdout)
-                log.flush()
-                if out.returncode != 0:
-                    raise _build_error(step, kubernetes_version, out.stdout, log_path)
-                return out.stdout
-
-            (src / "go.mod").write_text("module labkit.local/controlplane\n\ngo 1.24\n")
-            info = json.loads(run("mod", "download", "-json", f"k8s.io/kubernetes@{kubernetes_version}",
-                                  step="download k8s.io/kubernetes"))
-            staging = _staging_modules(Path(info["GoMod"]).read_text())
-            (src / "go.mod").write_text(_build_module(kubernetes_version, etcd_version, staging))
-            (src / "tools.go").write_text(_TOOLS_GO)
-            say("  resolving modules...")
-            run("mod", "tidy", step="resolve modules (go mod tidy)")
-            # One `go build` for all three: shared packages compile once and links overlap.
-            bin_dir = root / "bin"
-            bin_dir.mkdir(exist_ok=True)
-            say("  go build kube-apiserver kube-controller-manager etcd...")
-            run("build", "-trimpath", f"-ldflags=-s -w{_version_ldflags(kubernetes_version)}",
-                "-o", f"{bin_dir}/", *_COMMANDS.values(), step="go build")
-            os.replace(bin_dir / "server", bin_dir / "etcd")  # go names it after go.etcd.io/etcd/server/v3
+            shutil.rmtree(root / "go-build-cache", ignore_errors=True)
         seconds = time.monotonic() - t0
-        shutil.rmtree(root / "go-build-cache", ignore_errors=True)
-        stamp = {"kubernetes": kubernetes_version, "etcd": etcd_version,
-                 "go": go.version_str, "build_seconds": round(seconds, 1)}
-        tmp = root / "build.json.tmp"
-        tmp.write_text(json.dumps(stamp, indent=1))
-        os.replace(tmp, root / "build.json")
-        say(f"  done in {seconds / 60:.1f} min: {bin_dir}")
-        return _cached(root, kubernetes_version, etcd_version)
+        entry.commit(go=go.version_str, build_seconds=round(seconds, 1))
+        say(f"  done in {seconds / 60:.1f} min: {root / 'bin'}")
+        return _binaries(entry)
+
+
+def _build(go: str, src: Path, bin_dir: Path, log_path: Path, kubernetes_version: str,
+           etcd_version: str, say: Callable[[str], None]) -> None:
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
+           "GOCACHE": str(src.parent / "go-build-cache")}
+    with open(log_path, "w") as log:
+        def run(*args: str, step: str) -> str:
+            log.write(f"$ go {' '.join(args)}\n")
+            log.flush()
+            out = subprocess.run([go, *args], cwd=src, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            log.write(out.stdout)
+            log.flush()
+            if out.returncode != 0:
+                raise _build_error(step, kubernetes_version, out.stdout, log_path)
+            return out.stdout
+
+        (src / "go.mod").write_text("module labkit.local/controlplane\n\ngo 1.24\n")
+        info = json.loads(run("mod", "download", "-json", f"k8s.io/kubernetes@{kubernetes_version}",
+                              step="download k8s.io/kubernetes"))
+        staging = _staging_modules(Path(info["GoMod"]).read_text())
+        (src / "go.mod").write_text(_build_module(kubernetes_version, etcd_version, staging))
+        (src / "tools.go").write_text(_TOOLS_GO)
+        say("  resolving modules...")
+        run("mod", "tidy", step="resolve modules (go mod tidy)")
+        # One `go build` for all three: shared packages compile once and links overlap.
+        bin_dir.mkdir(exist_ok=True)
+        say("  go build kube-apiserver kube-controller-manager etcd...")
+        run("build", "-trimpath", f"-ldflags=-s -w{_version_ldflags(kubernetes_version)}",
+            "-o", f"{bin_dir}/", *_COMMANDS.values(), step="go build")
+        os.replace(bin_dir / "server", bin_dir / "etcd")  # go names it after go.etcd.io/etcd/server/v3
 
 
 def cached_control_plane(kubernetes_version: str = KUBERNETES_VERSION,
                          etcd_version: str = ETCD_VERSION) -> ControlPlaneBinaries | None:
     """The binaries if they are built already (never builds)."""
-    return _cached(cache_dir() / f"kubernetes-{kubernetes_version}", kubernetes_version, etcd_version)
+    return _binaries(_entry(kubernetes_version, etcd_version))
 
 
-def _cached(root: Path, kubernetes_version: str, etcd_version: str) -> ControlPlaneBinaries | None:
-    try:
-        stamp = json.loads((root / "build.json").read_text())
-    except (OSError, ValueError):
+def _binaries(entry: CacheEntry) -> ControlPlaneBinaries | None:
+    stamp = entry.stamp()
+    if stamp is None:
         return None
-    if (stamp.get("kubernetes"), stamp.get("etcd")) != (kubernetes_version, etcd_version):
-        return None
-    binaries = ControlPlaneBinaries(root / "bin", kubernetes_version, etcd_version,
+    binaries = ControlPlaneBinaries(entry.dir / "bin", stamp["kubernetes"], stamp["etcd"],
                                     stamp.get("go", "?"), stamp.get("build_seconds", 0.0))
     if not all(os.access(binaries.dir / n, os.X_OK) for n in _COMMANDS):
         return None

@@ -1,9 +1,10 @@
 """Run Envoy as a managed process.
 
     envoy = labkit.Envoy(cfg)           # ports are picked for you
-    envoy.start()                       # validate, start, wait for /ready
+    envoy.start()                       # start, wait for /ready
     labkit.curl(envoy)                  # talk to it
     envoy.wasm_logs()                   # what the plugin logged
+    envoy.restart(config=new_cfg)       # the same ports, a new config
     envoy.stop()
 
 ``runner="func-e"`` starts the same Envoy through ``func-e run`` (with
@@ -12,44 +13,30 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import os
 import re
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from ._envoy_config import EnvoyConfig, WasmFilter, explain, validate
-from ._reload import Reload, reload_filter, write_resource
-from ._errors import CheckFailed, ConfigError, HTTPError, LabError, ProcessExited, StartTimeout
-from ._paths import state_dir
-from ._stats import Stats
-from ._processes import HTTPWait, ManagedProcess, ProcessOwner, ensure_port_free, free_port, stop_slot
-from ._toolchain import find_envoy, find_func_e
+from .._paths import state_dir
+from .._ports import pick_ports
+from .._wait import wait_for
+from ..errors import CheckFailed, ConfigError, LabError, ProcessError, ProcessExited, StartTimeout
+from ..processes import HTTPWait, ManagedProcess, ProcessOwner, stop_slot
+from ..toolchain import find_envoy, find_func_e
+from .config import EnvoyConfig, RemoteModule, WasmFilter
+from .explain import explain
+from .logs import LogLine, wasm_lines
+from .reload import Reload, ReloadTarget, reload_filter, write_resource
+from .stats import Stats
+from .validate import modules_in, validate
 
 __all__ = ["Envoy", "LogLine"]
 
 Runner = Literal["envoy", "func-e"]
-
-_LOG = re.compile(r"^\[(?P<time>[^]]+)\]\[\d+\]\[(?P<level>\w+)\]\[(?P<component>[\w-]+)\] \[[^]]+\] (?P<msg>.*)$")
-_WASM = re.compile(r"^wasm log(?: (?P<plugin>[^:]*))?: (?P<msg>.*)$")
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One ``wasm log`` line: what the plugin said, at which level."""
-
-    time: str
-    level: str
-    plugin: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.level}] {self.plugin}: {self.message}" if self.plugin else f"[{self.level}] {self.message}"
 
 
 class Envoy(ProcessOwner):
@@ -58,6 +45,8 @@ class Envoy(ProcessOwner):
     With an ``EnvoyConfig``, ports are picked at start unless ``port`` /
     ``admin_port`` are given. With a file, its own ports are used (and checked).
     """
+
+    what = "Envoy"
 
     def __init__(
         self,
@@ -91,31 +80,26 @@ class Envoy(ProcessOwner):
     def _prepare(self) -> None:
         """Fix the ports and write the config file Envoy will read."""
         if isinstance(self.config, EnvoyConfig):
-            for wanted in (self._want_port, self._want_admin):
-                if wanted is not None:
-                    ensure_port_free(wanted)
-            self.port = self._want_port or free_port()
-            self.admin_port = self._want_admin or free_port()
-            while self.admin_port == self.port:
-                self.admin_port = free_port()
-            config = dataclasses.replace(self.config, port=self.port, admin_port=self.admin_port,
-                                         ecds_dir=str(self.ecds_dir))
-            for f in self.reloadable_filters():
+            ports = pick_ports({"listener": self._want_port, "admin": self._want_admin})
+            self.port, self.admin_port = ports["listener"], ports["admin"]
+            for f in self.config.reloadable_filters:
                 write_resource(self.ecds_dir, f)
-            self.config_path = config.write(state_dir("envoy") / f"{self.name}.yaml")
-        else:
-            self.config_path = Path(self.config).resolve()
-            if not self.config_path.is_file():
-                raise ConfigError(f"no Envoy config at {self.config_path}", path=str(self.config_path),
-                                  fix="check the path; EnvoyConfig(...).write(path) writes one")
-            self.port, self.admin_port = _ports_in_file(self.config_path)
-            for p in (self.port, self.admin_port):
-                if p:
-                    ensure_port_free(p)
-            if not self.admin_port:
-                raise ConfigError(f"{self.config_path} has no admin address", path=str(self.config_path),
-                                  fix="add `admin: {address: {socket_address: {address: 127.0.0.1, "
-                                      "port_value: 9901}}}`: labkit needs it to know when Envoy is ready")
+            self.config_path = self.config.write(state_dir("envoy") / f"{self.name}.yaml",
+                                                 port=self.port, admin_port=self.admin_port,
+                                                 ecds_dir=self.ecds_dir)
+            return
+        path = Path(self.config).resolve()
+        if not path.is_file():
+            raise ConfigError(f"no Envoy config at {path}", path=str(path),
+                              fix="check the path; EnvoyConfig(...).write(path) writes one")
+        port, admin = _ports_in_file(path)
+        if not admin:
+            raise ConfigError(f"{path} has no admin address", path=str(path),
+                              fix="add `admin: {address: {socket_address: {address: 127.0.0.1, "
+                                  "port_value: 9901}}}`: labkit needs it to know when Envoy is ready")
+        wanted = {"listener": port, "admin": admin} if port else {"admin": admin}
+        pick_ports(wanted, instead=f"change its port_value in {path.name}")
+        self.config_path, self.port, self.admin_port = path, port, admin
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         envoy = find_envoy().require()
@@ -152,26 +136,38 @@ class Envoy(ProcessOwner):
         try:
             self._process.start()
         except (ProcessExited, StartTimeout) as e:
-            log = self._process.logs()
-            reason, fix, relevant = explain(log)
-            # Envoy reports a bind failure like a config error, but the config is
-            # fine: the address or port is the problem, so keep ProcessExited.
-            if (re.search(r"error initializing config|error `.*` initializing config", log)
-                    and "cannot bind" not in log):
-                raise ConfigError(f"Envoy rejected {self.config_path}: {reason}",
-                                  path=str(self.config_path), cause=relevant,
-                                  fix=fix or "correct the config at the place Envoy names") from None
-            e.message = f"{e.message}: {reason}"
-            e.cause = relevant
-            e.fix = fix or e.fix or "read Envoy's log lines above"
-            e.args = (e.message,)
-            raise e from None
+            raise self._start_error(e) from None
         return self
 
-    def restart(self) -> "Envoy":
-        """Stop and start again, e.g. to load a rebuilt module. Ports stay the same."""
-        self.stop()
+    def _start_error(self, error: ProcessError) -> LabError:
+        """Envoy's own reason for a failed start, as a ConfigError when the config is at fault."""
+        log = self._process.logs() if self._process else ""
+        why = explain(log, self._modules())
+        # Envoy reports a bind failure like a config error, but the config is
+        # fine: the address or port is the problem, so it stays a process error.
+        if (re.search(r"error initializing config|error `.*` initializing config", log)
+                and "cannot bind" not in log):
+            return ConfigError(f"Envoy rejected {self.config_path}: {why.reason}",
+                               path=str(self.config_path), cause=why.relevant,
+                               fix=why.fix or "correct the config at the place Envoy names")
+        kind = type(error)
+        extra = {"returncode": error.returncode} if isinstance(error, ProcessExited) else {}
+        return kind(f"{error.message}: {why.reason}", name=self.name, log_tail=error.log_tail,
+                    cause=why.relevant, fix=why.fix or error.fix or "read Envoy's log lines above",
+                    **extra)
+
+    def _modules(self) -> list[Path]:
         if isinstance(self.config, EnvoyConfig):
+            return [f.module_path for f in self.config.filters if not isinstance(f.module, RemoteModule)]
+        return modules_in(self.config_path) if self.config_path else []
+
+    def restart(self, config: EnvoyConfig | str | os.PathLike | None = None) -> "Envoy":
+        """Stop and start again, on the same ports: to load a rebuilt module, or a new
+        ``config`` (``envoy.restart(config=EnvoyConfig(WasmFilter(new_build)))``)."""
+        self.stop()
+        if config is not None:
+            self.config = config
+        if isinstance(self.config, EnvoyConfig) and self.port:
             self._want_port, self._want_admin = self.port, self.admin_port
         return self.start()
 
@@ -194,21 +190,9 @@ class Envoy(ProcessOwner):
         return self._process.command if self._process else self._command()[0]
 
     # ---------------------------------------------------------------- logs
-    def logs(self, tail: int | None = None, since: int = 0) -> str:
-        return self._process.logs(tail=tail, since=since) if self._process else ""
-
-    def log_offset(self) -> int:
-        """A bookmark in the log, for ``wasm_logs(since=...)``."""
-        return self._process.log_offset() if self._process else 0
-
     def wasm_logs(self, since: int = 0) -> list[LogLine]:
-        """The plugin's ``wasm log`` lines (optionally only those after a bookmark)."""
-        out = []
-        for line in self.logs(since=since).splitlines():
-            m = _LOG.match(line)
-            if m and m["component"] == "wasm" and (w := _WASM.match(m["msg"])):
-                out.append(LogLine(m["time"], m["level"], w["plugin"] or "", w["msg"]))
-        return out
+        """The plugin's ``wasm log`` messages (optionally only those after a bookmark)."""
+        return wasm_lines(self.logs(since=since))
 
     def expect_wasm_logs(self, *messages: str, since: int = 0, timeout: float = 3.0) -> list[LogLine]:
         """Wait until each message appears in a ``wasm log`` line after ``since``.
@@ -216,21 +200,22 @@ class Envoy(ProcessOwner):
         Envoy writes some lines (stream done, for one) just after the response,
         hence the short wait. Raises CheckFailed naming what never appeared.
         """
-        deadline = time.monotonic() + timeout
-        while True:
+        def missing() -> list[str]:
             lines = self.wasm_logs(since=since)
-            missing = [m for m in messages if not any(m in line.message for line in lines)]
-            if not missing:
-                for m in messages:
-                    print(f"✔ wasm log: {m}")
-                return lines
-            if time.monotonic() > deadline:
-                seen = "\n".join(str(line) for line in lines) or "(no wasm log lines)"
-                raise CheckFailed(
-                    f"expected wasm log line(s) {missing} within {timeout:.0f} s",
-                    cause=seen,
-                    fix="check the LogInfo calls in your Go code, rebuild, and restart Envoy")
-            time.sleep(0.05)
+            return [m for m in messages if not any(m in line.message for line in lines)]
+
+        def never_came(message: str, last_seen: str) -> CheckFailed:
+            return CheckFailed(f"expected wasm log line(s) {missing()} within {timeout:.0f} s",
+                               cause=last_seen,
+                               fix="check the LogInfo calls in your Go code, rebuild, and restart "
+                                   "Envoy")
+
+        wait_for(lambda: not missing(), timeout=timeout, what="the wasm log lines",
+                 seen=lambda: "\n".join(map(str, self.wasm_logs(since=since))) or "(no wasm log lines)",
+                 error=never_came)
+        for m in messages:
+            print(f"✔ wasm log: {m}")
+        return self.wasm_logs(since=since)
 
     # -------------------------------------------------------------- reload
     @property
@@ -239,9 +224,7 @@ class Envoy(ProcessOwner):
         return state_dir("ecds", self.name)
 
     def reloadable_filters(self) -> list[WasmFilter]:
-        if not isinstance(self.config, EnvoyConfig):
-            return []
-        return [f for f in self.config.filters if f.reloadable]
+        return self.config.reloadable_filters if isinstance(self.config, EnvoyConfig) else []
 
     def reload(self, new: WasmFilter, *, timeout: float = 30.0, via: str = "labkit") -> Reload:
         """Swap the reloadable filter named ``new.name`` while Envoy keeps serving.
@@ -255,18 +238,24 @@ class Envoy(ProcessOwner):
         leaves the fetch to Envoy, which a running Envoy silently skips: labkit
         then detects the inactive filter, restores the previous one and says why.
         """
-        return reload_filter(self, new, timeout, via)
-
-    def _replace_filter(self, new: WasmFilter) -> None:
-        # Remember the applied filter, so a restart starts from what is serving.
-        self.config = dataclasses.replace(
-            self.config, filters=[new if f.name == new.name else f for f in self.config.filters])
+        known = [f.name for f in self.reloadable_filters()]
+        if new.name not in known:
+            raise LabError(f"Envoy {self.name!r} has no reloadable filter named {new.name!r}",
+                           fix="start it with WasmFilter(..., reloadable=True) and reload a filter "
+                               f"with the same name (known: {', '.join(known) or 'none'})")
+        self.require_running()
+        target = ReloadTarget(self.ecds_dir, self.admin_url, self._process.log_path,
+                              lambda: self.running, self.name)
+        result = reload_filter(target, new, timeout=timeout, via=via)
+        if result.status == "applied":
+            # What serves now: a restart starts from it.
+            self.config = self.config.with_filter(new)
+        return result
 
     # --------------------------------------------------------------- stats
     def stats(self) -> Stats:
         """Scrape ``/stats/prometheus`` once (see :class:`labkit.Stats`)."""
-        if not self.admin_port:
-            raise HTTPError(f"Envoy {self.name!r} has not been started", fix="call envoy.start() first")
+        self.require_running()
         return Stats.scrape(self.admin_url)
 
     def __repr__(self) -> str:

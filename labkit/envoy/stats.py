@@ -24,8 +24,8 @@ from typing import Iterable, Mapping
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ._errors import HTTPError, MetricNotFound
-from ._http import shared_client
+from .._http import shared_client
+from ..errors import HTTPError, MetricNotFound
 
 __all__ = ["Stats", "StatsDelta", "Sample", "Histogram"]
 

@@ -12,16 +12,16 @@ import copy
 import functools
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from ._errors import ClusterError
-from ._paths import cache_dir
-from ._toolchain import find_go
+from .._files import atomic_copy
+from .._paths import cache_dir
+from ..errors import ClusterError
+from ..toolchain import find_go
 
 __all__ = ["ISTIO_VERSION", "REQUIRED_KINDS", "istio_crds"]
 
@@ -55,9 +55,7 @@ def istio_crds(version: str = ISTIO_VERSION, *, cache: Path | None = None) -> Pa
         if not source.is_file():
             raise ClusterError(f"istio.io/api@v{version} has no {_FILE}",
                                fix=f"use Istio {ISTIO_VERSION}, which labkit is tested with")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target.with_suffix(".tmp"))
-        os.replace(target.with_suffix(".tmp"), target)
+        atomic_copy(source, target)
     return target
 
 
