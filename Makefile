@@ -7,7 +7,7 @@ JUPYTER_ARGS ?=
 # Tests that need none of these run in `make check`, in seconds.
 SLOW_MARKERS := go or envoy or kube or istio or tinygo or jupyter or browser
 
-.PHONY: lab test check run env doctor clean help cluster cluster-down cluster-binaries
+.PHONY: lab test check run env doctor clean help cluster cluster-down cluster-binaries istio
 
 help:
 	@echo "make lab     create the environment if needed, then open JupyterLab on the notebooks"
@@ -19,6 +19,7 @@ help:
 	@echo "make clean   stop every process labkit started"
 	@echo "make cluster start a local Kubernetes control plane (kube-apiserver + etcd + Istio CRDs)"
 	@echo "make cluster-down  stop it"
+	@echo "make istio   build istiod and pilot-agent from source, for notebook 07 (once)"
 
 $(STAMP): pyproject.toml scripts/setup-env.sh
 	VENV=$(VENV) scripts/setup-env.sh
@@ -31,7 +32,7 @@ lab: $(STAMP)
 
 # LABKIT_SOLUTIONS=1: exercise checks run the reference solutions, so nbval
 # tests every notebook end to end (tests/test_exercises.py checks wrong answers).
-test: $(STAMP) cluster-binaries
+test: $(STAMP) cluster-binaries istio
 	LABKIT_SOLUTIONS=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(PYTEST_ARGS)
 
 # LABKIT_TIER=fast hides Go and Envoy from the tests (tests/conftest.py), so a
@@ -52,6 +53,11 @@ clean:
 # sources on the Go module proxy (about 13 minutes on 2 cores; cached per user after).
 cluster-binaries: $(STAMP)
 	$(VENV)/bin/labkit cluster build
+
+# istiod (pilot-discovery) and pilot-agent from a pinned istio.io/istio, for
+# notebook 07 (about 6 minutes on 2 cores; cached per user after).
+istio: $(STAMP)
+	$(VENV)/bin/labkit istio build
 
 cluster: cluster-binaries
 	$(VENV)/bin/labkit cluster up

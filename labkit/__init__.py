@@ -13,6 +13,7 @@ subpackages and modules of its own, importable as such:
 
     labkit.envoy       config, process, reload, stats, bucket, log reading
     labkit.kube        Kube client, connect(), the local control plane and its build
+    labkit.istio       istiod, the ingress gateway, WasmPlugin / EnvoyFilter manifests, Mesh
     labkit.processes   ManagedProcess, wait strategies, the process registry
     labkit.toolchain   find_go / find_envoy / find_func_e / find_tinygo
     labkit.errors      every exception labkit raises, in one documented hierarchy
@@ -22,9 +23,11 @@ subpackages and modules of its own, importable as such:
 from ._doctor import doctor
 from ._extension import SDK, SDK_VERSION, Build, Extension, scaffold
 from ._http import Response, curl
+from ._httpbin import Httpbin
 from ._paths import workspace
 from ._ports import free_port
 from ._traffic import traffic
+from ._wait import wait_for
 from .envoy import Bucket, Envoy, EnvoyConfig, RemoteModule, WasmFilter, validate
 from .errors import (BuildError, CheckFailed, ConfigError, HTTPError, LabError, ReloadRejected,
                      RemoteModuleError)
@@ -40,8 +43,8 @@ __all__ = [
     "scaffold", "Extension", "Build", "SDK", "SDK_VERSION",
     # Envoy
     "EnvoyConfig", "WasmFilter", "RemoteModule", "validate", "Envoy", "Bucket",
-    # requests
-    "curl", "Response", "traffic",
+    # requests, and a real upstream to send them to
+    "curl", "Response", "traffic", "Httpbin", "wait_for",
     # Kubernetes and Istio
     "connect",
     # errors a notebook catches or raises
@@ -49,8 +52,8 @@ __all__ = [
     "HTTPError",
 ]
 
-# `labkit.exercises.load("04")` works after a plain `import labkit`.
-from . import exercises  # noqa: E402
+# `labkit.exercises.load("04")` and `labkit.istio.Mesh()` work after a plain `import labkit`.
+from . import exercises, istio  # noqa: E402
 from ._notebook import _autoload, load_ipython_extension  # noqa: E402
 
 _autoload()

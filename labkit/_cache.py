@@ -50,7 +50,7 @@ class CacheEntry:
     def lock(self) -> Iterator[None]:
         """Hold the entry's lock: one build at a time (two kernels, pytest and a terminal)."""
         self.dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.dir.parent / f"{self.name}.lock", "w") as lock:
+        with open(self.dir.with_name(self.dir.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

@@ -85,6 +85,17 @@ def _cluster(args) -> int:
     return 0
 
 
+def _istio(args) -> int:
+    from .istio import build_istio
+
+    binaries = build_istio()
+    for name, size in binaries.sizes().items():
+        print(f"{name:<16} {size / 1e6:6.1f} MB  {binaries.dir / 'bin' / name}")
+    print(f"Istio {binaries.release} from istio.io/istio@{binaries.source}, "
+          f"built in {binaries.build_seconds / 60:.1f} min with Go {binaries.go_version}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description="Envoy Wasm Lab helper")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     cluster.add_argument("--port", type=int, help="kube-apiserver's port (default: a free one)")
     cluster.add_argument("--purge", action="store_true", help="with down: delete its data and keys too")
     cluster.set_defaults(func=_cluster)
+    istio = sub.add_parser("istio", help="Istio's istiod and pilot-agent, built from source")
+    istio.add_argument("action", choices=["build"], help="build (once; cached per user)")
+    istio.set_defaults(func=_istio)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

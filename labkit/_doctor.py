@@ -11,10 +11,11 @@ import html
 from dataclasses import dataclass
 
 from .errors import ToolchainError
+from .istio.build import BUILD_MINUTES, ISTIO_RELEASE, cached_istio
 from .kube.build import KUBERNETES_VERSION, cached_control_plane
 from .toolchain import ENVOY_FOR_GO126, Tool, find_envoy, find_func_e, find_go, find_tinygo
 
-__all__ = ["Doctor", "doctor", "find_control_plane"]
+__all__ = ["Doctor", "doctor", "find_control_plane", "find_istio"]
 
 
 def find_control_plane() -> Tool:
@@ -27,6 +28,18 @@ def find_control_plane() -> Tool:
     return Tool("kube-apiserver", str(binaries.kube_apiserver),
                 tuple(int(x) for x in KUBERNETES_VERSION.removeprefix("v").split(".")),
                 "built by labkit", optional=True)
+
+def find_istio() -> Tool:
+    """istiod and pilot-agent, if built (optional: notebook 07 only)."""
+    binaries = cached_istio()
+    if binaries is None:
+        return Tool("istiod", None, None, "-", problem="not built yet", optional=True,
+                    fix=f"`make istio` builds istiod and pilot-agent once (~{BUILD_MINUTES} min on "
+                        "2 cores) for notebook 07; not needed if your cluster runs Istio")
+    version = tuple(int(x) for x in binaries.release.split(".") if x.isdigit())
+    return Tool("istiod", str(binaries.pilot_discovery), version or None,
+                f"built by labkit (Istio {ISTIO_RELEASE})", optional=True)
+
 
 # -------------------------------------------------------------------- doctor
 @dataclass
@@ -78,7 +91,7 @@ class Doctor:
 
 def doctor() -> Doctor:
     """Check every tool the lab uses and explain what to do about problems."""
-    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo(), find_control_plane()]
+    tools = [find_go(), find_envoy(), find_func_e(), find_tinygo(), find_control_plane(), find_istio()]
     notes = []
     go, envoy = tools[0], tools[1]
     if go.ok and envoy.ok and go.version >= (1, 26) and envoy.version < ENVOY_FOR_GO126:

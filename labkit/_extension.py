@@ -53,6 +53,18 @@ class Build:
     toolchain: str
     name: str = ""
 
+    def verify(self) -> "Build":
+        """Raise unless ``path`` still holds this build (a later build replaces the file)."""
+        if not self.path.is_file():
+            raise LabError(f"{self.path} does not exist any more", fix="build the extension again")
+        if sha256_of(self.path) != self.sha256:
+            raise LabError(
+                f"{self.path} is not this build any more: a later build replaced it "
+                f"(this one was {self.sha256[:12]}…)",
+                fix="use the Build the last ext.build() returned, or publish a build before "
+                    "building again (bucket.put(build) right after ext.build())")
+        return self
+
     def __str__(self) -> str:
         return (f"built {self.path} with {self.toolchain} in {self.seconds:.1f} s: "
                 f"{self.size / 1e6:.2f} MB, sha256 {self.sha256}")

@@ -117,6 +117,16 @@ def test_multi_line_wasm_messages_stay_whole():
     assert second.message == "next"
 
 
+def test_another_programs_record_ends_a_message():
+    """pilot-agent writes its own lines into the stream that carries Envoy's log."""
+    log = ("[2026-12-01 19:09:40.025][1122][info][wasm] [source/extensions/common/wasm/context.cc:1151] "
+           "wasm log istio-system.logs~istio-translated-wasmplugin: 2 finished\n"
+           "2026-12-01T19:09:40.287942Z\terror\tcitadelclient\tfailed to sign CSR\n")
+    (line,) = wasm_lines(log)
+    assert line.message == "2 finished"
+    assert line.plugin == "istio-system.logs~istio-translated-wasmplugin"
+
+
 @pytest.mark.parametrize("text", ["", "no log lines at all\n"])
 def test_logs_without_wasm_lines(text):
     assert wasm_lines(text) == [] and go_panic([]) is None

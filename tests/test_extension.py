@@ -78,6 +78,22 @@ def test_build_produces_a_real_wasm_module(log_headers):
     assert build.sha256 in str(build)
 
 
+def test_a_build_replaced_by_a_later_one_says_so(workspace, tmp_path):
+    """Build objects name main.wasm; publishing an old one would publish the new bytes."""
+    ext = labkit.scaffold("two-builds", example="add-header", overwrite=True)
+    first = ext.build()
+    ext.write("main.go", ext.read().replace('"some-value-here"', '"another-value"'))
+    second = ext.build()
+    assert first.sha256 != second.sha256 and second.verify() is second
+    with pytest.raises(labkit.LabError, match="a later build replaced it") as info:
+        first.verify()
+    assert "bucket.put(build) right after ext.build()" in info.value.fix
+    bucket = labkit.Bucket(name="two-builds-bucket")  # put() needs no running server to check
+    bucket.port = 1
+    with pytest.raises(labkit.LabError, match="a later build replaced it"):
+        bucket.put(first)
+
+
 def test_build_before_scaffold_says_so(workspace):
     ext = labkit.Extension("never-scaffolded-build")
     with pytest.raises(labkit.BuildError, match="not a scaffolded project") as info:

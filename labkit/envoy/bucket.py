@@ -52,7 +52,7 @@ class Bucket(ProcessOwner):
 
     def put(self, module: Build | str | os.PathLike) -> RemoteModule:
         """Publish a module; returns where Envoy can fetch it and its sha256."""
-        path = module.path if isinstance(module, Build) else Path(module)
+        path = module.verify().path if isinstance(module, Build) else Path(module)
         sha = sha256_of(path)
         target = self.dir / f"{sha}.wasm"
         if not target.exists():

@@ -7,7 +7,9 @@ message``. A plugin's lines come from the ``wasm`` component and start with
 * the Go runtime writes a panic report (and anything else a module prints to
   stderr) in small pieces, and Envoy logs each piece as a line of its own;
 * Envoy cuts a message at its first line break when the plugin's message
-  has several lines, and writes the rest as lines without the usual prefix.
+  has several lines, and writes the rest as lines without the usual prefix
+  (until the next record: Envoy's, or another program's sharing the stream,
+  as pilot-agent's does).
 
 :func:`wasm_lines` returns the plugin's lines with multi-line messages kept
 whole; :func:`go_panic` finds a panic among them and joins it into one report.
@@ -25,6 +27,9 @@ __all__ = ["LogLine", "wasm_lines", "go_panic", "strip_prefix"]
 _LOG = re.compile(r"^\[(?P<time>[^]]+)\]\[(?P<thread>\d+)\]\[(?P<level>\w+)\]\[(?P<component>[\w-]+)\] "
                   r"\[[^]]+\] (?P<msg>.*)$")
 _WASM = re.compile(r"^wasm log(?: (?P<plugin>[^:]*))?: (?P<msg>.*)$", re.S)
+# The start of some other program's log record (pilot-agent writes Envoy's log and
+# its own, ISO-timestamped, to the same stream): it ends a multi-line message.
+_OTHER_RECORD = re.compile(r"^\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,10 @@ def wasm_lines(log: str) -> list[LogLine]:
     for line in log.splitlines():
         m = _LOG.match(line)
         if m is None:
-            if current is not None:  # the rest of a multi-line message
+            if current is not None and _OTHER_RECORD.match(line):
+                out.append(LogLine(**current))
+                current = None
+            elif current is not None:  # the rest of a multi-line message
                 current["message"] += "\n" + line
             continue
         if current is not None:

@@ -21,6 +21,7 @@ from typing import Literal
 
 import yaml
 
+from .._http import shared_client
 from .._paths import state_dir
 from .._ports import pick_ports
 from .._wait import wait_for
@@ -34,12 +35,78 @@ from .reload import Reload, ReloadTarget, reload_filter, write_resource
 from .stats import Stats
 from .validate import modules_in, validate
 
-__all__ = ["Envoy", "LogLine"]
+__all__ = ["Envoy", "EnvoyViews", "LogLine"]
 
 Runner = Literal["envoy", "func-e"]
 
 
-class Envoy(ProcessOwner):
+class EnvoyViews:
+    """What can be read from any running Envoy: its URLs, its plugin's log lines, its
+    statistics and configuration. :class:`Envoy` and Istio's gateway share it; a class
+    using it has ``port``, ``admin_port``, ``logs()`` and ``require_running()``."""
+
+    port: int | None
+    admin_port: int | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def wasm_logs(self, since: int = 0) -> list[LogLine]:
+        """The plugin's ``wasm log`` messages (optionally only those after a bookmark)."""
+        return wasm_lines(self.logs(since=since))
+
+    def expect_wasm_logs(self, *messages: str, since: int = 0, timeout: float = 3.0) -> list[LogLine]:
+        """Wait until each message appears in a ``wasm log`` line after ``since``.
+
+        Envoy writes some lines (stream done, for one) just after the response,
+        hence the short wait. Raises CheckFailed naming what never appeared.
+        """
+        def missing() -> list[str]:
+            lines = self.wasm_logs(since=since)
+            return [m for m in messages if not any(m in line.message for line in lines)]
+
+        def never_came(message: str, last_seen: str) -> CheckFailed:
+            return CheckFailed(f"expected wasm log line(s) {missing()} within {timeout:.0f} s",
+                               cause=last_seen,
+                               fix="check the LogInfo calls in your Go code, rebuild, and restart "
+                                   "Envoy")
+
+        wait_for(lambda: not missing(), timeout=timeout, what="the wasm log lines",
+                 seen=lambda: "\n".join(map(str, self.wasm_logs(since=since))) or "(no wasm log lines)",
+                 error=never_came)
+        for m in messages:
+            print(f"✔ wasm log: {m}")
+        return self.wasm_logs(since=since)
+
+    def stats(self) -> Stats:
+        """Scrape ``/stats/prometheus`` once (see :class:`labkit.Stats`)."""
+        self.require_running()
+        return Stats.scrape(self.admin_url)
+
+    def config_dump(self, resource: str | None = None) -> dict:
+        """Envoy's ``/config_dump`` (``resource="ecds_filters"`` for one kind, say)."""
+        self.require_running()
+        params = {"resource": resource} if resource else {}
+        r = shared_client().get(f"{self.admin_url}/config_dump", params=params, timeout=10)
+        return r.json()
+
+    def listeners(self) -> list[str]:
+        """The addresses Envoy listens on (``/listeners``), e.g. ``127.0.0.1:8080``."""
+        self.require_running()
+        r = shared_client().get(f"{self.admin_url}/listeners", params={"format": "json"}, timeout=5)
+        out = []
+        for listener in r.json().get("listener_statuses", []):
+            socket = listener.get("local_address", {}).get("socket_address", {})
+            out.append(f"{socket.get('address')}:{socket.get('port_value')}")
+        return out
+
+
+class Envoy(EnvoyViews, ProcessOwner):
     """One Envoy process, configured from an :class:`EnvoyConfig` or a YAML file.
 
     With an ``EnvoyConfig``, ports are picked at start unless ``port`` /
@@ -173,14 +240,6 @@ class Envoy(ProcessOwner):
 
     # --------------------------------------------------------------- state
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
-
-    @property
     def ready_seconds(self) -> float | None:
         """Seconds from process start to the admin endpoint answering LIVE."""
         return self._process.ready_after if self._process else None
@@ -188,34 +247,6 @@ class Envoy(ProcessOwner):
     @property
     def command(self) -> list[str]:
         return self._process.command if self._process else self._command()[0]
-
-    # ---------------------------------------------------------------- logs
-    def wasm_logs(self, since: int = 0) -> list[LogLine]:
-        """The plugin's ``wasm log`` messages (optionally only those after a bookmark)."""
-        return wasm_lines(self.logs(since=since))
-
-    def expect_wasm_logs(self, *messages: str, since: int = 0, timeout: float = 3.0) -> list[LogLine]:
-        """Wait until each message appears in a ``wasm log`` line after ``since``.
-
-        Envoy writes some lines (stream done, for one) just after the response,
-        hence the short wait. Raises CheckFailed naming what never appeared.
-        """
-        def missing() -> list[str]:
-            lines = self.wasm_logs(since=since)
-            return [m for m in messages if not any(m in line.message for line in lines)]
-
-        def never_came(message: str, last_seen: str) -> CheckFailed:
-            return CheckFailed(f"expected wasm log line(s) {missing()} within {timeout:.0f} s",
-                               cause=last_seen,
-                               fix="check the LogInfo calls in your Go code, rebuild, and restart "
-                                   "Envoy")
-
-        wait_for(lambda: not missing(), timeout=timeout, what="the wasm log lines",
-                 seen=lambda: "\n".join(map(str, self.wasm_logs(since=since))) or "(no wasm log lines)",
-                 error=never_came)
-        for m in messages:
-            print(f"✔ wasm log: {m}")
-        return self.wasm_logs(since=since)
 
     # -------------------------------------------------------------- reload
     @property
@@ -251,12 +282,6 @@ class Envoy(ProcessOwner):
             # What serves now: a restart starts from it.
             self.config = self.config.with_filter(new)
         return result
-
-    # --------------------------------------------------------------- stats
-    def stats(self) -> Stats:
-        """Scrape ``/stats/prometheus`` once (see :class:`labkit.Stats`)."""
-        self.require_running()
-        return Stats.scrape(self.admin_url)
 
     def __repr__(self) -> str:
         state = f"running on {self.url} (admin {self.admin_url}, pid {self.pid})" if self.running else "stopped"

@@ -37,6 +37,7 @@ from .._wait import wait_for
 from ..errors import (LabError, MetricNotFound, NotRunning, ReloadRejected, RemoteModuleError,
                       StartTimeout, WaitTimeout)
 from ..processes import log_size, read_log
+from .._extension import Build
 from .config import RemoteModule, WasmFilter, dump_yaml
 from .explain import explain
 from .stats import Stats
@@ -129,6 +130,8 @@ def render_resource(ecds_dir: Path, f: WasmFilter, via: str = "labkit") -> tuple
         sha = f.module.sha256
         local = None if via == "envoy" else fetch_remote(ecds_dir, f.module)
     else:
+        if isinstance(f.module, Build):
+            f.module.verify()
         source = f.module_path
         if not source.is_file():
             raise LabError(f"the module for filter {f.name!r} does not exist: {source}",

@@ -166,12 +166,15 @@ class Kube:
         return results
 
     def get(self, kind: str, name: str | None = None, *, namespace: str | None = None,
-            api_version: str | None = None) -> Manifest | list[Manifest]:
-        """One object by name, or a list of every object of that kind (in ``namespace``)."""
+            api_version: str | None = None, label_selector: str | None = None
+            ) -> Manifest | list[Manifest]:
+        """One object by name, or a list of every object of that kind (in ``namespace``,
+        with the labels ``label_selector`` names, e.g. ``"app=httpbin"``)."""
         resource = self._resource(kind, api_version)
         ns = (namespace or "default") if resource.namespaced else None
         where = {"kind": resource.kind, "metadata": {"name": name, "namespace": ns}}
-        got = self._call(where, lambda: resource.get(name=name, namespace=ns))
+        extra = {"label_selector": label_selector} if label_selector else {}
+        got = self._call(where, lambda: resource.get(name=name, namespace=ns, **extra))
         return got["items"] if name is None else got
 
     def exists(self, kind: str, name: str, *, namespace: str | None = None,
@@ -237,6 +240,24 @@ class Kube:
                         error=lambda message, seen: KubeError(
                             f"{kind} {name!r} is not {condition} after {timeout:.0f} s",
                             cause=json.dumps(last.get("status", {}), indent=1)[:1500]))
+
+    def nodes(self) -> list[str]:
+        """The names of the cluster's nodes (none for labkit's local control plane)."""
+        return [n["metadata"]["name"] for n in self.get("Node")]
+
+    def exec(self, pod: str, command: list[str], *, namespace: str | None = None,
+             container: str | None = None, timeout: float = 60.0) -> str:
+        """Run ``command`` in a pod's container and return what it printed (``kubectl exec``)."""
+        from kubernetes import client
+        from kubernetes.stream import stream
+
+        ns = namespace or "default"
+        core = client.CoreV1Api(self._api)
+        where = {"kind": "Pod", "metadata": {"name": pod, "namespace": ns}}
+        extra = {"container": container} if container else {}
+        return self._call(where, lambda: stream(
+            core.connect_get_namespaced_pod_exec, pod, ns, command=list(command), stderr=True,
+            stdin=False, stdout=True, tty=False, _request_timeout=timeout, **extra))
 
     def version(self) -> str:
         from kubernetes import client
