@@ -65,8 +65,9 @@ class Doctor:
         rows = [("", "tool", "version", "from", "path / what to do")]
         for t in self.tools:
             mark = "ok" if t.ok else ("--" if t.optional else "!!")
+            where = f"{t.path} ({t.detail})" if t.detail else t.path
             rows.append((mark, t.name, t.version_str, t.source,
-                         t.path if t.ok else f"{t.problem}. Fix: {t.fix}"))
+                         where if t.ok else f"{t.problem}. Fix: {t.fix}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
         lines += [f"note: {n}" for n in self.notes]
@@ -77,7 +78,7 @@ class Doctor:
         cells = []
         for t in self.tools:
             mark = "✅" if t.ok else ("➖" if t.optional else "❌")
-            detail = html.escape(t.path or "") if t.ok else (
+            detail = html.escape(t.path or "") + (f" ({html.escape(t.detail)})" if t.detail else "") if t.ok else (
                 f"{html.escape(t.problem or '')}<br><b>Fix:</b> {html.escape(t.fix or '')}")
             cells.append(f"<tr><td>{mark}</td><td><b>{t.name}</b>{' (optional)' if t.optional else ''}</td>"
                          f"<td>{t.version_str}</td><td>{html.escape(t.source)}</td>"
@@ -98,5 +99,6 @@ def doctor() -> Doctor:
         notes.append(f"Go {go.version_str} builds modules that need Envoy >= 1.39 "
                      f"(yours is {envoy.version_str}): expect 'missing import: wasi_snapshot_preview1'")
     if not tools[3].ok:
-        notes.append("TinyGo is not installed: the TinyGo track is skipped; everything else works")
+        notes.append("TinyGo is not set up (`make tinygo`): the TinyGo track is skipped; "
+                     "everything else works")
     return Doctor(tools, notes)

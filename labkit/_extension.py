@@ -25,11 +25,11 @@ from ._diagnostics import Diagnostic, parse_diagnostics
 from ._files import replacing, sha256_of
 from ._paths import repo_root, workspace
 from ._wasm import TETRATE_SDK, UPSTREAM_SDK, inspect_module
-from .errors import BuildError, Interrupted, LabError, ModuleError
-from .toolchain import find_go, find_tinygo
+from .errors import BuildError, Interrupted, LabError, ModuleError, ToolchainError
+from .toolchain import find_go, find_tinygo, tinygo_go
 
-__all__ = ["Extension", "Build", "scaffold", "examples_dir", "SDK", "SDK_VERSION", "TINYGO_SDK",
-           "TINYGO_SDK_VERSION"]
+__all__ = ["Extension", "Build", "scaffold", "examples_dir", "for_toolchain", "SDK", "SDK_VERSION",
+           "TINYGO_SDK", "TINYGO_SDK_VERSION"]
 
 # The upstream SDK has no release tags: it is pinned by pseudo-version.
 SDK = "github.com/proxy-wasm/proxy-wasm-go-sdk"
@@ -39,6 +39,22 @@ TINYGO_SDK = "github.com/tetratelabs/proxy-wasm-go-sdk"
 TINYGO_SDK_VERSION = "v0.24.0"
 
 Toolchain = Literal["go", "tinygo"]
+
+# What each toolchain's module says in go.mod: TinyGo 0.33 runs only with Go <= 1.23.
+_GO_DIRECTIVE = {"go": "1.24", "tinygo": "1.23"}
+
+
+def for_toolchain(source: str, toolchain: str) -> str:
+    """Go source with the proxy-wasm SDK import path of ``toolchain``'s SDK.
+
+    The lab's code is written for the upstream SDK; on the TinyGo track it runs
+    with the tetratelabs SDK, whose API is the same for everything the lab uses.
+    Registering the VM context in ``init()`` works with both (TinyGo runs
+    ``init`` and ``main`` when the module loads; upstream Go runs only ``init``).
+    """
+    if toolchain == "tinygo":
+        return source.replace(UPSTREAM_SDK, TETRATE_SDK)
+    return source.replace(TETRATE_SDK, UPSTREAM_SDK)
 
 
 @dataclass(frozen=True)
@@ -79,18 +95,31 @@ class Build:
 
 
 class Extension:
-    """A Go Proxy-Wasm project in the workspace (``workspace/<name>``)."""
+    """A Go Proxy-Wasm project in the workspace (``workspace/<name>``).
 
-    def __init__(self, name: str, *, toolchain: Toolchain = "go", root: str | os.PathLike | None = None):
+    ``toolchain`` is ``"go"`` (upstream Go and the proxy-wasm SDK) or ``"tinygo"``
+    (TinyGo and the tetratelabs SDK, the original tutorial's). Left out, it is
+    read from the project's go.mod (which SDK it requires), else ``"go"``.
+    """
+
+    def __init__(self, name: str, *, toolchain: Toolchain | None = None,
+                 root: str | os.PathLike | None = None):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             raise LabError(f"invalid extension name {name!r}",
                            fix="use letters, digits, '-', '_' or '.', e.g. 'hello-filter'")
-        if toolchain not in ("go", "tinygo"):
+        if toolchain not in (None, "go", "tinygo"):
             raise LabError(f"unknown toolchain {toolchain!r}", fix="use 'go' or 'tinygo'")
         self.name = name
-        self.toolchain = toolchain
         self.path = Path(root) if root else workspace() / name
         self.wasm = self.path / "main.wasm"
+        self.toolchain: str = toolchain or self._toolchain_in_go_mod() or "go"
+
+    def _toolchain_in_go_mod(self) -> str | None:
+        try:
+            text = (self.path / "go.mod").read_text()
+        except OSError:
+            return None
+        return "tinygo" if TETRATE_SDK in text else "go" if UPSTREAM_SDK in text else None
 
     # ------------------------------------------------------------ scaffold
     def scaffold(self, *, sdk_version: str | None = None, example: str | None = None,
@@ -102,9 +131,7 @@ class Extension:
         one). Safe to call again: existing sources are kept unless
         ``overwrite=True`` resets main.go to the starter.
         """
-        go = find_go().require()
-        if self.toolchain == "tinygo":
-            find_tinygo().require()
+        go = self._module_go()
         sdk, default_version = ((TINYGO_SDK, TINYGO_SDK_VERSION) if self.toolchain == "tinygo"
                                 else (SDK, SDK_VERSION))
         version = sdk_version or default_version
@@ -112,10 +139,17 @@ class Extension:
         main = self.path / "main.go"
         if overwrite or not main.exists():
             main.write_text(_starter(self.toolchain, example))
+        # The sources follow the project's SDK: switching a project between the
+        # tracks rewrites its import paths (nothing else differs for the lab's code).
+        for path in self.path.glob("*.go"):
+            text = path.read_text()
+            if (converted := for_toolchain(text, self.toolchain)) != text:
+                path.write_text(converted)
         # A fresh go.mod each time: cheap, and it repairs a learner's broken one.
         # `go mod download` then fetches the SDK (or finds it in the module
         # cache) and records its checksums in go.sum.
-        (self.path / "go.mod").write_text(f"module {self.name}\n\ngo 1.24\n\nrequire {sdk} {version}\n")
+        (self.path / "go.mod").write_text(f"module {self.name}\n\ngo {_GO_DIRECTIVE[self.toolchain]}\n\n"
+                                          f"require {sdk} {version}\n")
         (self.path / "go.sum").unlink(missing_ok=True)
         out = _go(go, ["mod", "download", sdk], self.path, env)
         if out.returncode != 0:
@@ -128,17 +162,29 @@ class Extension:
         ``ext.go("mod", "tidy")`` is what you would type in the project folder.
         A failure raises ModuleError (or BuildError) with Go's words and a fix.
         """
-        out = _go(find_go().require(), list(args), self.path, env)
+        out = _go(self._module_go(), list(args), self.path, env)
         if out.returncode != 0:
             what = "go " + " ".join(args)
             raise _module_error(what, out.stdout, env)
         return out.stdout
 
+    def _module_go(self) -> str:
+        """The Go for module commands: TinyGo's own (Go 1.23) on the TinyGo track."""
+        if self.toolchain == "tinygo":
+            return tinygo_go()
+        return find_go().require()
+
     # --------------------------------------------------------------- files
     def write(self, filename: str, source: str) -> Path:
-        """Write a source file into the project (what the ``%%gofile`` magic calls)."""
+        """Write a source file into the project (what the ``%%gofile`` magic calls).
+
+        Go files follow the project's SDK: on the TinyGo track the upstream SDK's
+        import path becomes the tetratelabs SDK's (see :func:`for_toolchain`).
+        """
         path = self.path / filename
         path.parent.mkdir(parents=True, exist_ok=True)
+        if filename.endswith(".go"):
+            source = for_toolchain(source, self.toolchain)
         path.write_text(source if source.endswith("\n") else source + "\n")
         return path
 
@@ -161,7 +207,7 @@ class Extension:
             if self.toolchain == "tinygo":
                 cmd = [find_tinygo().require(), "build", "-o", str(tmp), "-scheduler=none",
                        "-target=wasi", "."]
-                build_env = dict(env or {})
+                build_env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", **(env or {})}
             else:
                 cmd = [find_go().require(), "build", "-buildmode=c-shared", "-o", str(tmp), "."]
                 build_env = {"GOOS": "wasip1", "GOARCH": "wasm", **(env or {})}
@@ -182,6 +228,26 @@ class Extension:
     def _build_error(self, text: str) -> LabError:
         if "errors parsing go.mod" in text:
             return _module_error("the build", text, None)
+        if (m := re.search(r"(\S+)@\S+ requires go >= (\S+) \(running go (\S+);", text)) \
+                and m.group(1) == UPSTREAM_SDK:
+            return BuildError(
+                f"{self.name}: {UPSTREAM_SDK} needs Go >= {m.group(2)}, and TinyGo runs Go {m.group(3)}",
+                output=text, cause=text.strip()[-600:],
+                fix=f"the upstream SDK is for upstream Go (it exports its callbacks with "
+                    f"//go:wasmexport, which TinyGo 0.33 ignores): on the TinyGo track use "
+                    f"{TETRATE_SDK} {TINYGO_SDK_VERSION} (labkit.scaffold(..., toolchain='tinygo') "
+                    "writes it), or build this project with toolchain='go'")
+        if m := re.search(r"go\.mod requires go >= (\S+) \(running go (\S+);", text):
+            return BuildError(
+                f"{self.name}: go.mod says `go {m.group(1)}`, but TinyGo runs Go {m.group(2).rstrip(';')}",
+                output=text, cause=text.strip()[-600:],
+                fix=f"TinyGo {'.'.join(map(str, find_tinygo().version or ()))} works with Go 1.19 to 1.23: "
+                    "set `go 1.23` in go.mod (labkit.scaffold(..., toolchain='tinygo') writes it)")
+        if "requires go version 1.19 through 1.23" in text:
+            return ToolchainError(
+                "TinyGo found a Go it cannot work with: " + text.strip().splitlines()[-1],
+                fix="run TinyGo through the wrapper `make tinygo` sets up (it puts Go 1.23 first), or "
+                    "put Go 1.23 first on PATH")
         diags = parse_diagnostics(text, self.path)
         # Go >= 1.26 reports a missing go.sum entry at the import line, as a diagnostic.
         if (not diags and ("go.sum" in text or "no required module provides" in text
@@ -263,7 +329,7 @@ class Extension:
         return f"<Extension {self.name!r} at {self.path} ({self.toolchain})>"
 
 
-def scaffold(name: str, *, toolchain: Toolchain = "go", sdk_version: str | None = None,
+def scaffold(name: str, *, toolchain: Toolchain | None = None, sdk_version: str | None = None,
              example: str | None = None, overwrite: bool = False,
              env: dict[str, str] | None = None) -> Extension:
     """Create (or refresh) the project ``workspace/<name>`` and return it."""
@@ -286,7 +352,7 @@ def _starter(toolchain: str, example: str | None) -> str:
     if not path.is_file():
         known = sorted(p.name for p in examples_dir().iterdir() if (p / "main.go").is_file())
         raise LabError(f"no example named {example!r}", fix=f"use one of: {', '.join(known)}")
-    return path.read_text()
+    return for_toolchain(path.read_text(), toolchain)
 
 
 def _go(go: str, args: list[str], cwd: Path, env: dict[str, str] | None) -> subprocess.CompletedProcess:

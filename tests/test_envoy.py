@@ -323,7 +323,7 @@ def test_tetratelabs_sdk_built_with_go_names_the_sdk(workspace, envoys):
         f"module tetrate\n\ngo 1.24\n\nrequire {labkit._extension.TINYGO_SDK} "
         f"{labkit._extension.TINYGO_SDK_VERSION}\n")
     (project / "main.go").write_text(TETRATE_MAIN)
-    ext = labkit.Extension("tetrate-with-go")
+    ext = labkit.Extension("tetrate-with-go", toolchain="go")  # its go.mod alone says TinyGo
     ext.go("mod", "tidy")
     with pytest.raises(labkit.BuildError) as info:
         ext.build()

@@ -132,6 +132,16 @@ def test_closed_port_is_an_http_error():
     assert info.value.fix
 
 
+def test_a_connection_reset_is_an_http_error():
+    """What a client meets while an Envoy restarts: the request is cut, not answered."""
+    def reset(request):
+        raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+
+    with pytest.raises(labkit.HTTPError, match="broke before an answer came") as info:
+        labkit.curl("http://127.0.0.1:10000", transport=httpx.MockTransport(reset))
+    assert "Connection reset by peer" in info.value.cause
+
+
 def test_invalid_http_answer_is_an_http_error():
     """A filter can add a header name HTTP forbids (Envoy sends it anyway): say so."""
     import socket

@@ -182,7 +182,8 @@ def test_a_gateway_selector_that_matches_nothing_is_explained(mesh):
     mesh.wait_for_route()
 
 
-def test_istio_not_built_says_how_to_and_how_long(tmp_path, monkeypatch, control_plane):
+def test_istio_not_built_says_how_to_and_how_long(tmp_path, monkeypatch, control_plane,
+                                                 fresh_toolchain):
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(labkit.errors.ToolchainError) as info:
         istio.Istiod(control_plane.kubeconfig, name=unique("istiod")).start()

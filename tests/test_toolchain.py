@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
 import labkit
-from helpers import LABKIT_CLI
+from helpers import LABKIT_CLI, REPO
 
 
 @pytest.mark.go
@@ -99,3 +100,30 @@ def test_cli_doctor_prints_a_table():
     assert rows["go"][2] == labkit.toolchain.find_go().version_str
     assert rows["envoy"][2] == labkit.toolchain.find_envoy().version_str
     assert "all required tools are ready" in out.stdout
+
+
+@pytest.mark.go
+@pytest.mark.envoy
+def test_tinygo_missing_is_a_toolchain_error(monkeypatch, tmp_path, fresh_toolchain):
+    """Whatever is installed: pointing LABKIT_TINYGO nowhere must say what to do."""
+    monkeypatch.setenv("LABKIT_TINYGO", str(tmp_path / "no-tinygo"))
+    tool = labkit.toolchain.find_tinygo()
+    assert not tool.ok and tool.optional
+    assert "make tinygo" in tool.fix and "tinygo.org" in tool.fix
+    with pytest.raises(labkit.errors.ToolchainError):
+        labkit.scaffold("tinygo-never", toolchain="tinygo")
+    assert labkit.doctor().ok  # TinyGo is optional: the lab still works
+
+
+def test_setup_tinygo_says_why_when_no_route_works(tmp_path):
+    """No tinygo on PATH, no source archive, the release out of reach: exit 3, a reason each."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABKIT_CACHE": str(tmp_path / "cache"),
+           "TINYGO_RELEASE_BASE": "http://127.0.0.1:9", "PYTHON": sys.executable}
+    out = subprocess.run([str(REPO / "scripts" / "setup-tinygo.sh")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 3, out.stdout + out.stderr
+    said = out.stderr
+    assert "TinyGo 0.33.0 is not available; the lab's TinyGo parts will be skipped" in said
+    assert "PATH: no tinygo on PATH" in said and "source: TINYGO_SRC is not set" in said
+    assert "release: could not download http://127.0.0.1:9/" in said
+    assert said.count("fix:") == 3

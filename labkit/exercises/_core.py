@@ -24,11 +24,12 @@ import contextlib
 import dataclasses
 import enum
 import io
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
-from .._extension import Build, Extension, examples_dir
+from .._extension import Build, Extension, examples_dir, for_toolchain
 from ..envoy.config import EnvoyConfig, WasmFilter
 from ..envoy.process import Envoy
 from ..errors import (BuildError, CheckFailed, ConfigError, HTTPError, Interrupted, LabError,
@@ -53,6 +54,8 @@ class Result:
     exercise: str
     outcome: Outcome
     message: str
+    # Where the time went: {"build": s, "envoy": s} (Envoy's part: start, requests, verdict).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -111,22 +114,26 @@ class Exercise:
     plugin: str = "exercise"
     solution_note: str = ""
     solutions: bool = False  # bound by load(): check the reference solution instead
+    toolchain: str = "go"    # bound by load(): "go" or "tinygo"
 
-    def bound(self, *, solutions: bool) -> "Exercise":
-        """This exercise, checking the reference solution (``True``) or the learner's code."""
-        return dataclasses.replace(self, solutions=solutions)
+    def bound(self, *, solutions: bool, toolchain: str = "go") -> "Exercise":
+        """This exercise, checking the reference solution (``solutions=True``) or the
+        learner's code, built with ``toolchain``."""
+        return dataclasses.replace(self, solutions=solutions, toolchain=toolchain)
 
     # ------------------------------------------------------------ learner API
     def check(self) -> Result:
         """Build your code, run it in Envoy, and tell you whether it does the job."""
+        seconds: dict[str, float] = {}
         try:
-            result = Result(self.id, Outcome.PASSED, self._check())
+            result = Result(self.id, Outcome.PASSED, self._check(seconds), seconds)
         except KeyboardInterrupt:
             raise Interrupted(f"stopped checking {self.id}; its Envoy is stopped") from None
         except Exception as e:  # noqa: BLE001 - every failure becomes an outcome
             if self.solutions:
                 raise  # the reference solution must pass: a failure is a bug in the lab
             result = _outcome(self.id, e)
+            result.seconds = seconds
         print(repr(result))
         if result.outcome is Outcome.INCORRECT:
             print("   Need a nudge? Run .hint(); to compare with a working answer, run .solution().")
@@ -136,8 +143,10 @@ class Exercise:
         _show_markdown(f"**Hint ({self.id}):** {self.hint_text}")
 
     def solution(self) -> None:
-        code = self.solution_source()
+        code = for_toolchain(self.solution_source(), self.toolchain)
         note = f"\n\n{self.solution_note}" if self.solution_note else ""
+        if self.toolchain == "tinygo":
+            note += "\n\n(For the TinyGo track the import path is the tetratelabs SDK's.)"
         _show_markdown(f"**Solution ({self.id})**, from `examples/{self.solution_example}/main.go`:"
                        f"\n\n```go\n{code}```{note}")
 
@@ -149,31 +158,35 @@ class Exercise:
         return (resources.files("labkit.exercises") / "starters" / f"{self.project}.go").read_text()
 
     # -------------------------------------------------------------- internals
-    def _check(self) -> str:
+    def _check(self, seconds: dict[str, float]) -> str:
         if self.solutions:
             # A project of its own: solutions mode never touches the learner's code.
-            ext = Extension(f"{self.project}-solution").scaffold()
+            ext = Extension(f"{self.project}-solution", toolchain=self.toolchain).scaffold()
             ext.write("main.go", self.solution_source())
             print(f"(solutions mode: checking the reference solution examples/{self.solution_example})")
         else:
-            ext = Extension(self.project)
+            ext = Extension(self.project, toolchain=self.toolchain)
             main = ext.path / "main.go"
             if not main.exists():
                 raise NotAttempted(f"there is no workspace/{self.project}/main.go yet",
                                    fix=f"run the `%%gofile {self.project}` cell above, then write "
                                        "your answer in it")
-            if _same_code(main.read_text(), self.starter_source()):
+            if _same_code(for_toolchain(main.read_text(), "go"), self.starter_source()):
                 raise NotAttempted("your main.go is still the starter code",
                                    fix=f"fill in the TODOs in the `%%gofile {self.project}` cell, "
                                        "run it, then check again")
             ext.scaffold()  # go.mod and the SDK; keeps the learner's main.go
-        attempt = Attempt(self, ext.build())
+        build = ext.build()
+        seconds["build"] = build.seconds
+        attempt = Attempt(self, build)
+        t0 = time.monotonic()
         try:
             # The checks' own ✔ lines would bury the verdict: keep them quiet.
             with contextlib.redirect_stdout(io.StringIO()):
                 return self.run(attempt)
         finally:
             attempt.close()
+            seconds["envoy"] = time.monotonic() - t0
 
     def __repr__(self) -> str:
         return f"<Exercise {self.id}: {self.title} — .check() .hint() .solution()>"
