@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -123,38 +124,118 @@ class Extension:
 
     # ------------------------------------------------------------ scaffold
     def scaffold(self, *, sdk_version: str | None = None, example: str | None = None,
-                 overwrite: bool = False, env: dict[str, str] | None = None) -> "Extension":
-        """Create go.mod, download the SDK, and add a starter main.go if there is none.
+                 source: str | os.PathLike | None = None, overwrite: bool = False,
+                 env: dict[str, str] | None = None) -> "Extension":
+        """Make the folder a buildable project: go.mod with the SDK, a starter main.go.
 
         ``example`` starts from ``examples/<example>/main.go`` instead of the
         minimal template (how a later notebook catches up a learner who skipped
-        one). Safe to call again: existing sources are kept unless
-        ``overwrite=True`` resets main.go to the starter.
+        one), with the modules that example needs. ``source`` copies a project
+        from elsewhere, its own go.mod and go.sum included (and the SDK version
+        it requires, if it is for this track's SDK). Safe to call again:
+        go.mod keeps every module the project requires (``ext.require(...)``
+        adds one), and only the SDK's line and the ``go`` version are made right
+        for the track; the sources are kept, unless ``overwrite=True`` starts
+        over (main.go and go.mod as new; with ``source``, that project's files).
         """
         go = self._module_go()
         sdk, default_version = ((TINYGO_SDK, TINYGO_SDK_VERSION) if self.toolchain == "tinygo"
                                 else (SDK, SDK_VERSION))
         version = sdk_version or default_version
         self.path.mkdir(parents=True, exist_ok=True)
+        if source is not None:
+            self._copy_from(Path(source), overwrite)
+            # Someone else's project keeps the SDK version it was written for, unless
+            # that version only named "whatever the replace points at", and the
+            # replace's folder is not here (the SDK's own examples: `=> ../..`).
+            gomod = self.read("go.mod") if (self.path / "go.mod").is_file() else ""
+            theirs = _new_requirements("", gomod).get(sdk)
+            if theirs and not self._replaced_away(gomod, sdk):
+                version = sdk_version or theirs
         main = self.path / "main.go"
-        if overwrite or not main.exists():
+        if source is None and (overwrite or not main.exists()):
             main.write_text(_starter(self.toolchain, example))
+            if overwrite:  # starting over: go.mod too, with only what the starter needs
+                for name in ("go.mod", "go.sum"):
+                    (self.path / name).unlink(missing_ok=True)
         # The sources follow the project's SDK: switching a project between the
         # tracks rewrites its import paths (nothing else differs for the lab's code).
         for path in self.path.glob("*.go"):
             text = path.read_text()
             if (converted := for_toolchain(text, self.toolchain)) != text:
                 path.write_text(converted)
-        # A fresh go.mod each time: cheap, and it repairs a learner's broken one.
-        # `go mod download` then fetches the SDK (or finds it in the module
-        # cache) and records its checksums in go.sum.
-        (self.path / "go.mod").write_text(f"module {self.name}\n\ngo {_GO_DIRECTIVE[self.toolchain]}\n\n"
-                                          f"require {sdk} {version}\n")
-        (self.path / "go.sum").unlink(missing_ok=True)
+        self._fix_go_mod(go, sdk, version, env)
         out = _go(go, ["mod", "download", sdk], self.path, env)
         if out.returncode != 0:
             raise _module_error(f"{sdk}@{version}", out.stdout, env)
+        if example is not None:
+            for module in _example_requirements(example, main.read_text()):
+                self.require(module, env=env)
         return self
+
+    def _fix_go_mod(self, go: str, sdk: str, version: str, env: dict[str, str] | None) -> None:
+        """go.mod requires this track's SDK at ``version`` and a ``go`` version the track's Go
+        accepts; everything else in it stays. A missing or unreadable go.mod is written afresh."""
+        gomod = self.path / "go.mod"
+        other = TETRATE_SDK if sdk == UPSTREAM_SDK else UPSTREAM_SDK
+        text = gomod.read_text() if gomod.is_file() else ""
+        edits = [f"-require={sdk}@{version}"]
+        if other in text:
+            edits.append(f"-droprequire={other}")
+        declared = re.search(r"^go (\d+)\.(\d+)", text, re.M)
+        want = tuple(int(x) for x in _GO_DIRECTIVE[self.toolchain].split("."))
+        if declared is None or (self.toolchain == "go" and tuple(map(int, declared.groups())) < want) \
+                or (self.toolchain == "tinygo" and tuple(map(int, declared.groups())) > want):
+            edits.append(f"-go={_GO_DIRECTIVE[self.toolchain]}")
+        # A copied project may replace the SDK with a folder of the repository it came
+        # from (the SDK's own examples do: `=> ../..`); where that is no Go module, use the pin.
+        for module in (sdk, other):
+            if self._replaced_away(text, module):
+                edits.append(f"-dropreplace={module}")
+        if text:
+            out = _go(go, ["mod", "edit", *edits], self.path, env)
+            if out.returncode == 0:
+                return
+            # A go.mod even `go mod edit` refuses (a branch name as a version, say):
+            # keep it for the learner to compare, and start afresh.
+            shutil.copyfile(gomod, gomod.with_name("go.mod.broken"))
+            print(f"labkit: {gomod} could not be read ({out.stdout.strip().splitlines()[-1]}); "
+                  "wrote a fresh one, the old one is go.mod.broken")
+        gomod.write_text(f"module {self.name}\n\ngo {_GO_DIRECTIVE[self.toolchain]}\n\n"
+                         f"require {sdk} {version}\n")
+        (self.path / "go.sum").unlink(missing_ok=True)
+
+    def _replaced_away(self, gomod: str, module: str) -> bool:
+        """go.mod replaces ``module`` with a folder that holds no Go module here."""
+        m = re.search(rf"^\s*(?:replace\s+)?{re.escape(module)}(?:\s+\S+)?\s*=>\s*(\S+)\s*$", gomod, re.M)
+        return bool(m) and m.group(1).startswith(".") and not (self.path / m.group(1) / "go.mod").is_file()
+
+    def _copy_from(self, source: Path, overwrite: bool) -> None:
+        """Copy a project (its sources, go.mod, go.sum and other files) into this one."""
+        if not (source / "go.mod").is_file() and not list(source.glob("*.go")):
+            raise LabError(f"{source} is not a Go project (no go.mod, no .go files)",
+                           fix="give the folder that holds the filter's main.go and go.mod")
+        for item in source.iterdir():
+            if item.name in ("main.wasm", ".git") or item.suffix == ".wasm":
+                continue
+            target = self.path / item.name
+            if target.exists() and not overwrite:
+                continue
+            if item.is_dir():
+                shutil.copytree(item, target, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(item, target)
+
+    def require(self, module: str, *, env: dict[str, str] | None = None) -> str:
+        """Add a Go module to the project (``go get``), e.g. ``"github.com/tidwall/gjson@v1.14.1"``.
+
+        Without ``@version``, the newest the module proxy has. It stays in go.mod
+        across scaffold() and build(). Returns the version go.mod now requires.
+        """
+        self.go("get", module, env=env)
+        path = module.split("@", 1)[0]
+        m = re.search(rf"^\s*(?:require\s+)?{re.escape(path)}\s+(\S+)", self.read("go.mod"), re.M)
+        return m.group(1) if m else ""
 
     def go(self, *args: str, env: dict[str, str] | None = None) -> str:
         """Run ``go <args>`` in the project with the lab's Go; returns its output.
@@ -192,8 +273,12 @@ class Extension:
         return (self.path / filename).read_text()
 
     # --------------------------------------------------------------- build
-    def build(self, *, env: dict[str, str] | None = None) -> Build:
+    def build(self, *, package: str = ".", env: dict[str, str] | None = None) -> Build:
         """Compile the project to ``main.wasm``. Raises BuildError with diagnostics.
+
+        ``package`` builds another main package of the project, a folder in it
+        (``package="receiver"`` writes ``receiver/main.wasm``): some projects hold
+        several modules, one per folder, under one go.mod.
 
         The module is written next to ``main.wasm`` and renamed into place only
         when the build succeeded and the result is a Proxy-Wasm module, so a
@@ -202,32 +287,97 @@ class Extension:
         if not (self.path / "go.mod").exists():
             raise BuildError(f"{self.path} is not a scaffolded project (no go.mod)",
                              fix=f"run labkit.scaffold({self.name!r}) first")
-        self._check_entry_point()
-        with replacing(self.wasm) as tmp:
+        folder = (self.path / package).resolve()
+        if not folder.is_relative_to(self.path.resolve()) or not list(folder.glob("*.go")):
+            inside = sorted({p.parent.relative_to(self.path).as_posix() for p in self.path.rglob("*.go")})
+            raise BuildError(f"{self.name}: no Go package at {package!r}",
+                             fix=f"packages in the project: {', '.join(inside) or 'none (write main.go first)'}")
+        wasm = folder / "main.wasm"
+        name = self.name if folder == self.path.resolve() else f"{self.name}-{folder.name}"
+        self._check_entry_point(folder)
+        # -mod=mod lets Go complete go.sum (and the indirect requirements) for the
+        # modules go.mod requires, so a project copied without go.sum builds as is.
+        # It would also add a module for an import go.mod lacks: that the learner
+        # decides (ext.require), so the build puts go.mod back and says so.
+        before = _module_files(self.path)
+        inside = folder.relative_to(self.path.resolve()).as_posix()
+        target = "." if inside == "." else "./" + inside
+        with replacing(wasm) as tmp:
             if self.toolchain == "tinygo":
                 cmd = [find_tinygo().require(), "build", "-o", str(tmp), "-scheduler=none",
-                       "-target=wasi", "."]
+                       "-target=wasi", target]
                 build_env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", **(env or {})}
             else:
-                cmd = [find_go().require(), "build", "-buildmode=c-shared", "-o", str(tmp), "."]
-                build_env = {"GOOS": "wasip1", "GOARCH": "wasm", **(env or {})}
+                cmd = [find_go().require(), "build", "-buildmode=c-shared", "-o", str(tmp), target]
+                build_env = {"GOOS": "wasip1", "GOARCH": "wasm", "GOFLAGS": "-mod=mod", **(env or {})}
             t0 = time.monotonic()
             try:
                 out = subprocess.run(cmd, cwd=self.path, capture_output=True, text=True,
                                      env={**os.environ, **build_env})
             except KeyboardInterrupt:
-                raise Interrupted(f"stopped the {self.toolchain} build of {self.name!r}; "
-                                  f"{self.wasm.name} is unchanged") from None
+                raise Interrupted(f"stopped the {self.toolchain} build of {name!r}; "
+                                  f"{wasm.name} is unchanged") from None
             seconds = time.monotonic() - t0
+            if added := _new_requirements(before.get("go.mod", ""), self.read("go.mod")):
+                _restore_module_files(self.path, before)
+                raise self._missing_module(added, out.stdout + out.stderr)
             if out.returncode != 0:
                 raise self._build_error(out.stdout + out.stderr)
             self._check_module(tmp)
-        return Build(self.wasm, sha256_of(self.wasm), self.wasm.stat().st_size, seconds,
-                     self.toolchain, self.name)
+        return Build(wasm, sha256_of(wasm), wasm.stat().st_size, seconds, self.toolchain, name)
+
+    def _missing_module(self, added: dict[str, str], output: str) -> ModuleError:
+        """The code imports a module go.mod does not require: name it, and the line."""
+        (module, version), *more = added.items()
+        where = self._import_site(module)
+        others = f" (and {', '.join(more_m for more_m, _ in more)})" if more else ""
+        pinned = " ".join(f"ext.require({m + '@' + v!r})" for m, v in added.items())
+        return ModuleError(
+            f"{self.name}: {where} {module}{others}, a module go.mod does not require",
+            cause=output.strip()[-600:] or None,
+            fix=f"the code is fine; add the module to the project: {pinned} (the newest "
+                f"version; pick another after the @), or `go get {module}` in {self.path}; "
+                "then build again")
+
+    def _import_site(self, module: str) -> str:
+        """'main.go:12 imports' for the first import of ``module`` (or a package in it)."""
+        pattern = re.compile(rf'"{re.escape(module)}(/[^"]*)?"')
+        for path in sorted(self.path.glob("*.go")):
+            for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if pattern.search(line):
+                    return f"{path.name}:{number} imports"
+        return "the code imports"
 
     def _build_error(self, text: str) -> LabError:
         if "errors parsing go.mod" in text:
             return _module_error("the build", text, None)
+        if m := re.search(r"(?:(\S+\.go):(\d+):\d+: )?no required module provides package (\S+?);", text):
+            where = f"{m.group(1).removeprefix('./')}:{m.group(2)} imports" if m.group(1) else "the code imports"
+            package = m.group(3)
+            return ModuleError(
+                f"{self.name}: {where} {package}, a module go.mod does not require",
+                cause=text.strip()[-600:],
+                fix=f"the code is fine; add the module to the project: ext.require({package!r}) "
+                    f"(or `go get {package}` in {self.path}), then build again")
+        if m := re.search(r"(\S+\.go):(\d+):\d+: module (\S+): reading \S+: (\d{3} [\w ]+)", text):
+            # Go >= 1.26 says it at the import: the proxy has no such module.
+            if any(s in text for s in _UNREACHABLE):
+                return _module_error(m.group(3), text, None)
+            return ModuleError(
+                f"{self.name}: {m.group(1).removeprefix('./')}:{m.group(2)} imports {m.group(3)}, "
+                f"and the module proxy has no such module ({m.group(4).strip()})",
+                cause=text.strip()[-600:],
+                fix="check the import path's spelling; a private module needs GOPRIVATE and "
+                    "access to its repository, which the lab does not have")
+        if m := re.search(r"(?:(\S+\.go):(\d+):\d+: )?cannot find module providing package (\S+?):", text):
+            package = m.group(3)
+            where = (f"{m.group(1).removeprefix('./')}:{m.group(2)} imports" if m.group(1)
+                     else self._import_site(package))
+            return ModuleError(
+                f"{self.name}: {where} {package}, and the module proxy has no module with it",
+                cause=text.strip()[-600:],
+                fix="check the import path's spelling; a private module needs GOPRIVATE and "
+                    "access to its repository, which the lab does not have")
         if (m := re.search(r"(\S+)@\S+ requires go >= (\S+) \(running go (\S+);", text)) \
                 and m.group(1) == UPSTREAM_SDK:
             return BuildError(
@@ -248,6 +398,13 @@ class Extension:
                 "TinyGo found a Go it cannot work with: " + text.strip().splitlines()[-1],
                 fix="run TinyGo through the wrapper `make tinygo` sets up (it puts Go 1.23 first), or "
                     "put Go 1.23 first on PATH")
+        if m := re.search(r"verifying (\S+?)(?:/go\.mod)?: checksum mismatch", text):
+            return ModuleError(
+                f"{self.name}: go.sum records another checksum for {m.group(1)} than the module proxy serves",
+                cause=text.strip()[-900:],
+                fix=f"if go.sum was edited or copied from another version, delete it "
+                    f"({self.path / 'go.sum'}) and build again: the build writes it afresh. If not, "
+                    "the module changed after it was recorded; find out why before trusting it")
         diags = parse_diagnostics(text, self.path)
         # Go >= 1.26 reports a missing go.sum entry at the import line, as a diagnostic.
         if (not diags and ("go.sum" in text or "no required module provides" in text
@@ -267,13 +424,13 @@ class Extension:
         return BuildError(f"{self.name}: the {self.toolchain} build failed at {first.file}:{first.line} "
                           f"({count})", diagnostics=diags, output=text, fix=fix)
 
-    def _check_entry_point(self) -> None:
+    def _check_entry_point(self, folder: Path) -> None:
         """Upstream Go builds a WASI reactor whose main() never runs: registering the
         contexts there (the TinyGo tutorial's way) leaves the SDK without a VM context,
         and Envoy fails with a nil-pointer panic in thousands of log lines. Say it now."""
         if self.toolchain != "go":
             return
-        for path in sorted(self.path.glob("*.go")):
+        for path in sorted(folder.glob("*.go")):
             if path.name.endswith("_test.go"):
                 continue
             source = path.read_text()
@@ -292,7 +449,7 @@ class Extension:
                 f"{self.name}: {call} is called in main(), which never runs in a module built "
                 "with upstream Go",
                 diagnostics=[Diagnostic(
-                    path.name, line, text.find("proxywasm") + 1,
+                    os.path.relpath(path, self.path), line, text.find("proxywasm") + 1,
                     f"{call} in main(): upstream Go builds a WASI reactor, whose main() Envoy never "
                     "calls, so the SDK would have no VM context", text,
                     hint="move it into func init() { ... } and leave func main() {} empty")],
@@ -330,11 +487,51 @@ class Extension:
 
 
 def scaffold(name: str, *, toolchain: Toolchain | None = None, sdk_version: str | None = None,
-             example: str | None = None, overwrite: bool = False,
-             env: dict[str, str] | None = None) -> Extension:
-    """Create (or refresh) the project ``workspace/<name>`` and return it."""
+             example: str | None = None, source: str | os.PathLike | None = None,
+             overwrite: bool = False, env: dict[str, str] | None = None) -> Extension:
+    """Create (or refresh) the project ``workspace/<name>`` and return it.
+
+    ``source`` copies a project from elsewhere (a folder with its own go.mod).
+    """
     return Extension(name, toolchain=toolchain).scaffold(
-        sdk_version=sdk_version, example=example, overwrite=overwrite, env=env)
+        sdk_version=sdk_version, example=example, source=source, overwrite=overwrite, env=env)
+
+
+def _module_files(folder: Path) -> dict[str, str]:
+    return {name: (folder / name).read_text() for name in ("go.mod", "go.sum") if (folder / name).is_file()}
+
+
+def _restore_module_files(folder: Path, saved: dict[str, str]) -> None:
+    for name in ("go.mod", "go.sum"):
+        if name in saved:
+            (folder / name).write_text(saved[name])
+        else:
+            (folder / name).unlink(missing_ok=True)
+
+
+_REQUIRE = re.compile(r"^\s*(?:require\s+)?([a-zA-Z0-9.-]+\.[a-z]+/\S+)\s+(v\S+)(\s*// indirect)?\s*$", re.M)
+
+
+def _new_requirements(before: str, after: str) -> dict[str, str]:
+    """Modules ``after`` requires directly (not ``// indirect``) that ``before`` did not."""
+    old = {m.group(1) for m in _REQUIRE.finditer(before)}
+    return {m.group(1): m.group(2) for m in _REQUIRE.finditer(after)
+            if m.group(1) not in old and not m.group(3)}
+
+
+def _example_requirements(example: str, source: str) -> list[str]:
+    """``module@version`` for each module of examples/go.mod (but the SDK) the source imports."""
+    try:
+        gomod = (examples_dir() / "go.mod").read_text()
+    except (OSError, LabError):
+        return []
+    needed = []
+    for module, version in _new_requirements("", gomod).items():
+        if module in (UPSTREAM_SDK, TETRATE_SDK):
+            continue
+        if re.search(rf'"{re.escape(module)}(/[^"]*)?"', source):
+            needed.append(f"{module}@{version}")
+    return needed
 
 
 def examples_dir() -> Path:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import html
-from typing import Mapping, Protocol
+import json
+from typing import Any, Mapping, Protocol
 
 import httpx
 
@@ -52,6 +53,14 @@ class Response:
             self.elapsed_ms: float = response.elapsed.total_seconds() * 1000
         except RuntimeError:  # a test transport's response carries no timing
             self.elapsed_ms = 0.0
+
+    def json(self) -> Any:
+        """The body, parsed as JSON (httpbin's echoes are JSON)."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            raise CheckFailed(f"the {self.status} response's body is not JSON: {self.text[:120]!r}",
+                              fix="read the response: an error page, or the wrong path?") from None
 
     @property
     def request_line(self) -> str:

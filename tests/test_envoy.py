@@ -230,7 +230,9 @@ def test_yaml_file_config_starts(log_headers, envoys, tmp_path):
 
     envoy = envoys(config).start(validate_first=False)  # validation has tests of its own
     assert (envoy.port, envoy.admin_port) == (port, admin)
-    assert envoy.config_path == config.resolve()
+    assert envoy.source_path == config.resolve()
+    # Envoy reads a copy whose module path is absolute: it runs from any folder.
+    assert str(tmp_path / "main.wasm") in envoy.config_path.read_text()
     r = labkit.curl(f"http://127.0.0.1:{port}/")
     assert r.status == 200 and r.text == "Hello world\n"
     assert any(line.message == "OnHttpRequestHeaders" for line in envoy.expect_wasm_logs(" finished"))

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 import labkit
-from labkit.envoy.config import ROUTER_TYPE, STRING_TYPE, WASM_TYPE
+from helpers import REPO
+from labkit.envoy import HTTPBIN, Listener, Route, TcpListener, WasmService
+from labkit.envoy.config import NETWORK_WASM_TYPE, ROUTER_TYPE, STRING_TYPE, WASM_TYPE
 
 
 def _hcm(d: dict) -> dict:
@@ -126,6 +128,99 @@ def test_plugin_configuration():
 
 
 # -------------------------------------------------------------- validation
+# ------------------------------------------------- upstreams and the rest
+def _clusters(d: dict) -> dict[str, int]:
+    return {c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"]["port_value"] for c in d["static_resources"].get("clusters", [])}
+
+
+def test_an_upstream_gets_a_cluster_and_the_route_goes_there():
+    d = labkit.EnvoyConfig(upstream="http://127.0.0.1:8080").to_dict()
+    route = _hcm(d)["route_config"]["virtual_hosts"][0]["routes"][0]
+    assert route == {"match": {"prefix": "/"}, "route": {"cluster": "upstream_1"}}
+    assert _clusters(d) == {"upstream_1": 8080}
+
+
+def test_routes_share_a_cluster_per_address_and_carry_metadata():
+    cfg = labkit.EnvoyConfig(routes=[Route("/a", upstream="http://127.0.0.1:8080"),
+                                     Route("/b", upstream="http://localhost:8080"),
+                                     Route("/", status=404, body="nothing\n", metadata={"lab": {"team": "x"}})])
+    routes = _hcm(cfg.to_dict())["route_config"]["virtual_hosts"][0]["routes"]
+    assert [r["match"]["prefix"] for r in routes] == ["/a", "/b", "/"]
+    assert routes[2]["direct_response"]["status"] == 404
+    assert routes[2]["metadata"] == {"filter_metadata": {"lab": {"team": "x"}}}
+    assert set(_clusters(cfg.to_dict())) == {"upstream_1", "upstream_2"}
+    assert not cfg.needs_httpbin
+
+
+def test_httpbin_is_a_placeholder_until_an_envoy_runs_it():
+    cfg = labkit.EnvoyConfig(clusters={"auth": HTTPBIN})
+    assert cfg.needs_httpbin
+    assert _clusters(cfg.to_dict()) == {"auth": 8000}
+    assert _clusters(cfg.to_dict(httpbin="http://127.0.0.1:4321")) == {"auth": 4321}
+    assert labkit.EnvoyConfig(listeners=[TcpListener("t", upstream=HTTPBIN)]).needs_httpbin
+
+
+@pytest.mark.parametrize("upstream, error", [("http://example.com", "not on this machine"),
+                                              ("auth", "is not an upstream labkit knows"),
+                                              (8080, "is not an upstream labkit knows")])
+def test_an_upstream_labkit_cannot_use_is_refused(upstream, error):
+    with pytest.raises(labkit.LabError, match=error) as info:
+        labkit.EnvoyConfig(upstream=upstream).to_dict()
+    assert info.value.fix
+
+
+def test_the_vm_fields_of_a_filter():
+    f = labkit.WasmFilter("/m.wasm", name="f", root_id="r", vm_id="shared", vm_configuration={"a": 1},
+                          environment={"MODE": "lab"}, failure_policy="FAIL_OPEN")
+    plugin = f.plugin()
+    assert plugin["root_id"] == "r" and plugin["failure_policy"] == "FAIL_OPEN"
+    vm = plugin["vm_config"]
+    assert vm["vm_id"] == "shared"
+    assert json.loads(vm["configuration"]["value"]) == {"a": 1}
+    assert vm["environment_variables"] == {"key_values": {"MODE": "lab"}}
+
+
+def test_extra_listeners_get_their_own_ports():
+    tcp = labkit.WasmFilter("/m.wasm", name="net")
+    cfg = labkit.EnvoyConfig(listeners=[Listener("second"), TcpListener("tcp", upstream="http://127.0.0.1:9000",
+                                                                       filters=tcp)])
+    d = cfg.to_dict(port=10000, ports={"tcp": 12345})
+    listeners = {ln["name"]: ln for ln in d["static_resources"]["listeners"]}
+    ports = {n: ln["address"]["socket_address"]["port_value"] for n, ln in listeners.items()}
+    assert ports == {"main": 10000, "second": 10001, "tcp": 12345}
+    chain = listeners["tcp"]["filter_chains"][0]["filters"]
+    assert chain[0]["typed_config"]["@type"] == NETWORK_WASM_TYPE
+    assert chain[1]["name"] == "envoy.filters.network.tcp_proxy"
+    assert chain[1]["typed_config"]["cluster"] == "upstream_1"
+    with pytest.raises(labkit.LabError, match="reloads HTTP filters only"):
+        labkit.EnvoyConfig(listeners=[TcpListener("t", upstream="http://127.0.0.1:1",
+                                                  filters=labkit.WasmFilter("/m.wasm", reloadable=True))]).to_dict()
+
+
+def test_a_service_is_a_bootstrap_extension():
+    d = labkit.EnvoyConfig(services=[WasmService("/tick/main.wasm", configuration="x")]).to_dict()
+    (ext,) = d["bootstrap_extensions"]
+    assert ext["name"] == "envoy.bootstrap.wasm"
+    assert ext["typed_config"]["singleton"] is True
+    assert ext["typed_config"]["config"]["name"] == "tick"
+
+
+@pytest.mark.go
+@pytest.mark.envoy
+def test_envoy_accepts_every_part_together(log_headers, capsys):
+    build = log_headers[1]
+    cfg = labkit.EnvoyConfig(
+        labkit.WasmFilter(build, vm_configuration="vm", environment={"A": "1"}, root_id="", vm_id="v"),
+        routes=[Route("/up", upstream=HTTPBIN), Route("/", metadata={"lab": {"team": "a"}})],
+        clusters={"auth": HTTPBIN},
+        listeners=[Listener("second", filters=labkit.WasmFilter(build, name="again")),
+                   TcpListener("tcp", upstream=HTTPBIN, filters=labkit.WasmFilter(build, name="net"))],
+        services=[WasmService(build, name="service")])
+    labkit.validate(cfg)
+    assert "Envoy accepts" in capsys.readouterr().out
+
+
 @pytest.mark.go
 @pytest.mark.envoy
 def test_validate_accepts_a_good_config(log_headers, capsys):
@@ -244,3 +339,18 @@ def test_missing_config_file_is_a_config_error(tmp_path):
     with pytest.raises(labkit.ConfigError, match="no Envoy config") as info:
         labkit.validate(tmp_path / "nothing.yaml")
     assert info.value.path == str((tmp_path / "nothing.yaml").resolve())
+
+
+def test_a_yaml_naming_a_missing_file_says_which(tmp_path):
+    config = tmp_path / "envoy.yaml"
+    text = (REPO / "examples" / "log-headers" / "envoy.yaml").read_text()
+    config.write_text(text.replace("port_value: 10000", f"port_value: {labkit.free_port()}")
+                      .replace("port_value: 9901", f"port_value: {labkit.free_port()}"))
+    envoy = labkit.Envoy(config, name="missing-module")
+    with pytest.raises(labkit.ConfigError) as info:
+        envoy.start()
+    error = info.value
+    assert "names a file that does not exist" in str(error)
+    assert "main.wasm" in str(error.cause) and str(tmp_path) in str(error.cause)
+    assert "ext.build()" in error.fix
+    assert not envoy.running

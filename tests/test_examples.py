@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -42,11 +43,18 @@ class Expect:
     """What one request to an example's Envoy must show."""
 
     headers: dict[str, str] = field(default_factory=dict)           # sent with the request
+    method: str = "GET"
+    path: str = "/"
+    data: str | None = None                                         # the request body
+    body: str = "Hello world"                                       # in the response body
     response_headers: dict[str, str] = field(default_factory=dict)  # must come back
     absent_headers: list[str] = field(default_factory=list)         # must not come back
     logs: list[str] = field(default_factory=list)                   # substrings of wasm log lines
     # (name, labels, value) after the request; histograms count once Envoy flushed stats
     metrics: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+    at_least: list[tuple[str, float]] = field(default_factory=list)  # metric names and a minimum
+    upstream: bool = False  # its envoy.yaml proxies to httpbin on 127.0.0.1:8000
+    from_start: bool = False  # look for the logs from Envoy's start (lines of OnVMStart...)
 
 
 LOGS_EACH_PHASE = ["OnHttpRequestHeaders", "OnHttpResponseHeaders", "finished"]
@@ -64,6 +72,23 @@ EXPECT = {
     "metrics-gauge": Expect(headers={"x-debug": "1"},
                             metrics=[("debug_requests", {}, 1), ("inflight_requests", {}, 0)]),
     "metrics-tags": Expect(metrics=[("lab_requests", {"method": "GET"}, 1)]),
+    "json-body": Expect(upstream=True, method="POST", path="/anything", body='"ada@example.com"',
+                        headers={"content-type": "application/json"},
+                        data='{"name": "ada", "email": "ada@example.com"}',
+                        # one message over three lines, kept whole
+                        logs=["json-body configuration:\n  required: name, email\n  fields: 2"],
+                        from_start=True),
+    "body-rewrite": Expect(upstream=True, method="POST", path="/anything", data="hello world",
+                           headers={"content-type": "text/plain"}, body='"data": "hello WASM"'),
+    "tcp-count": Expect(upstream=True, path="/status/200", body="", logs=["opened", "bytes up"],
+                        at_least=[("tcp_count_bytes_up", 50), ("tcp_count_bytes_down", 50)]),
+    "tick-service": Expect(logs=["ticking every 100 ms", "tick 1", "tick 3"], from_start=True,
+                           at_least=[("tick_service_ticks", 3)]),
+    "dispatch-call": Expect(upstream=True, response_headers={"x-auth-status": "200"},
+                            logs=["auth answered 200"]),
+    "vm-config": Expect(response_headers={"x-vm-config": "shared by the VM",
+                                          "x-plugin-config": "this plugin's"},
+                        logs=['VM configuration: "shared by the VM"'], from_start=True),
     "metrics": Expect(headers={"hello": "world"}, logs=["hello_header_counter incremented"],
                       metrics=[("hello_header_counter", {}, 1), ("hello_header", {"value": "world"}, 1),
                                ("active_requests", {}, 0), ("request_header_count_count", {}, 1)]),
@@ -91,13 +116,18 @@ def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
     port, admin = labkit.free_port(), labkit.free_port()
     text = (EXAMPLES / name / "envoy.yaml").read_text()
     text = text.replace("port_value: 10000", f"port_value: {port}").replace("port_value: 9901", f"port_value: {admin}")
+    httpbin = labkit.Httpbin(f"example-{name}-httpbin").start() if expect.upstream else None
+    if httpbin:
+        assert "port_value: 8000" in text
+        text = text.replace("port_value: 8000", f"port_value: {httpbin.port}")
     (tmp_path / "envoy.yaml").write_text(text)
 
     envoy = labkit.Envoy(tmp_path / "envoy.yaml", name=f"example-{name}")
-    with envoy:
+    with envoy, (httpbin or contextlib.nullcontext()):
         assert envoy.port == port and envoy.admin_port == admin
-        mark = envoy.log_offset()
-        r = labkit.curl(envoy, headers=expect.headers).expect_status(200).expect_body("Hello world")
+        mark = 0 if expect.from_start else envoy.log_offset()
+        r = labkit.curl(envoy, expect.path, method=expect.method, headers=expect.headers,
+                        body=expect.data).expect_status(200).expect_body(expect.body)
         for header, value in expect.response_headers.items():
             r.expect_header(header, value)
         for header in expect.absent_headers:
@@ -113,4 +143,7 @@ def test_example_runs_in_envoy_with_its_own_config(name, tmp_path):
         except WaitTimeout:
             pass
         assert _metric_values(envoy, expect) == want
+        for metric, minimum in expect.at_least:
+            wait_for(lambda: envoy.stats().value(metric) >= minimum, timeout=5, interval=0.1,
+                     what=f"{metric} >= {minimum}")
     assert not envoy.running

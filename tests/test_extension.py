@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -231,12 +232,21 @@ def test_unreachable_module_proxy_is_a_module_error(workspace, tmp_path):
             shutil.rmtree(modcache)
 
 
-def test_build_with_a_broken_go_sum_is_a_module_error(workspace):
+def test_build_fills_in_a_lost_go_sum(workspace):
     ext = labkit.scaffold("lost-go-sum", example="log-headers")
     (ext.path / "go.sum").unlink()
+    ext.build().verify()
+    assert f"{labkit.SDK} {labkit.SDK_VERSION} h1:" in ext.read("go.sum")
+
+
+def test_a_go_sum_with_a_wrong_checksum_is_a_module_error(workspace):
+    ext = labkit.scaffold("wrong-go-sum", example="log-headers")
+    gosum = re.sub(r"(proxy-wasm-go-sdk \S+ h1:)\S+", r"\1" + "A" * 43 + "=", ext.read("go.sum"), count=1)
+    (ext.path / "go.sum").write_text(gosum)
     with pytest.raises(labkit.errors.ModuleError) as info:
         ext.build()
-    assert "missing go.sum entry" in info.value.cause
-    assert "scaffold" in info.value.fix
-    ext.scaffold()  # what the fix says: it repairs the project
-    assert ext.build().path.read_bytes()[:4] == b"\0asm"
+    assert f"go.sum records another checksum for {labkit.SDK}@{labkit.SDK_VERSION}" in str(info.value)
+    assert "checksum mismatch" in info.value.cause
+    assert "delete it" in info.value.fix
+    (ext.path / "go.sum").unlink()   # what the fix says
+    ext.build().verify()

@@ -3,7 +3,8 @@
 The learner's names (``labkit.Envoy``, ``labkit.EnvoyConfig``...) are
 re-exported from ``labkit``; the plumbing is importable from here.
 
-    config    EnvoyConfig / WasmFilter / RemoteModule → bootstrap YAML
+    config    EnvoyConfig / WasmFilter / RemoteModule / Route / Listener / TcpListener /
+              WasmService → bootstrap YAML
     validate  envoy --mode validate, with Envoy's reason explained
     explain   Envoy's log → reason, relevant lines, fix
     logs      wasm log lines, Go panics joined
@@ -14,7 +15,8 @@ re-exported from ``labkit``; the plumbing is importable from here.
 """
 
 from .bucket import Bucket
-from .config import EnvoyConfig, RemoteModule, WasmFilter, plugin_configuration
+from .config import (HTTPBIN, EnvoyConfig, Listener, RemoteModule, Route, TcpListener, WasmFilter,
+                     WasmService, plugin_configuration)
 from .explain import Explanation, explain
 from .logs import LogLine, go_panic, wasm_lines
 from .process import Envoy
@@ -22,6 +24,7 @@ from .reload import Reload, ReloadTarget, reload_filter
 from .stats import Histogram, Sample, Stats, StatsDelta
 from .validate import validate
 
-__all__ = ["Bucket", "EnvoyConfig", "RemoteModule", "WasmFilter", "plugin_configuration",
+__all__ = ["Bucket", "EnvoyConfig", "RemoteModule", "WasmFilter", "Route", "Listener", "TcpListener",
+           "WasmService", "HTTPBIN", "plugin_configuration",
            "Explanation", "explain", "LogLine", "go_panic", "wasm_lines", "Envoy", "Reload",
            "ReloadTarget", "reload_filter", "Histogram", "Sample", "Stats", "StatsDelta", "validate"]

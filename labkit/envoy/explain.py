@@ -89,8 +89,9 @@ def _fix(log: str, panic, modules: Iterable[str | os.PathLike]) -> str | None:
         path = re.search(r"Invalid path: (\S+)", log).group(1)
         if not os.path.isabs(path):
             return (f"Envoy could not open {path}: Envoy reads a relative path from the folder it "
-                    "was started in, not from the config file's folder; use an absolute path "
-                    "(labkit.Envoy(path) starts Envoy in the config file's folder)")
+                    "was started in, not from the config file's folder; use an absolute path, "
+                    "or run it with labkit.Envoy(path), which reads relative paths from the "
+                    "config file's folder")
         return (f"Envoy could not open {path}: " + ("build the extension first"
                 if not Path(path).exists() else "check the file's permissions"))
     if re.search(r"Missing or unknown Proxy-Wasm ABI version", log):

@@ -46,7 +46,42 @@ class LogLine:
 
 
 def wasm_lines(log: str) -> list[LogLine]:
-    """Every ``wasm log`` message in ``log``, multi-line messages whole."""
+    """Every ``wasm log`` message in ``log``: multi-line messages whole, and a Go panic
+    written in pieces as one message (its report, line breaks put back)."""
+    return _join_panics(_lines(log))
+
+
+def _join_panics(lines: list[LogLine]) -> list[LogLine]:
+    out: list[LogLine] = []
+    i = 0
+    while i < len(lines):
+        first = lines[i]
+        if first.level == "error" and first.message.startswith("panic:"):
+            j = i + 1
+            while j < len(lines) and lines[j].level == first.level and lines[j].plugin == first.plugin \
+                    and _seconds_between(first.time, lines[j].time) < 2:  # the same burst
+                j += 1
+            panic = GoPanic.from_fragments([ln.message if ln.message else "\n" for ln in lines[i:j]])
+            if panic is not None and j - i > 1:
+                out.append(LogLine(first.time, first.level, first.plugin, panic.text))
+                i = j
+                continue
+        out.append(first)
+        i += 1
+    return out
+
+
+def _seconds_between(a: str, b: str) -> float:
+    from datetime import datetime
+
+    try:
+        fmt = "%Y-%m-%d %H:%M:%S.%f"
+        return abs((datetime.strptime(b, fmt) - datetime.strptime(a, fmt)).total_seconds())
+    except ValueError:
+        return 0.0
+
+
+def _lines(log: str) -> list[LogLine]:
     out: list[LogLine] = []
     current: dict | None = None
     for line in log.splitlines():
@@ -70,9 +105,9 @@ def wasm_lines(log: str) -> list[LogLine]:
 
 
 def go_panic(lines: list[LogLine]) -> GoPanic | None:
-    """The first Go panic among ``lines`` (its pieces joined), or None."""
+    """The first Go panic among ``lines`` (``wasm_lines`` output, or raw pieces), or None."""
     for start, line in enumerate(lines):
-        if line.message.startswith(("panic:", "fatal error:")) or line.message == "panic: ":
+        if line.message.startswith(("panic:", "fatal error:")):
             pieces = []
             for piece in lines[start:]:
                 if piece.level != line.level:

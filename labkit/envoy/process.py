@@ -17,7 +17,7 @@ import html
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -28,7 +28,8 @@ from .._wait import wait_for
 from ..errors import CheckFailed, ConfigError, LabError, ProcessError, ProcessExited, StartTimeout
 from ..processes import HTTPWait, ManagedProcess, ProcessOwner, stop_slot
 from ..toolchain import find_envoy, find_func_e
-from .config import EnvoyConfig, RemoteModule, WasmFilter
+from .._httpbin import Httpbin
+from .config import EnvoyConfig, RemoteModule, WasmFilter, dump_yaml
 from .explain import explain
 from .logs import LogLine, wasm_lines
 from .reload import Reload, ReloadTarget, reload_filter, write_resource
@@ -51,6 +52,14 @@ class EnvoyViews:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def url_of(self, listener: str) -> str:
+        """The URL of the listener named ``listener`` (``"main"`` is ``url``)."""
+        ports = getattr(self, "ports", {}) or {}
+        if listener not in ports:
+            raise LabError(f"no listener named {listener!r}",
+                           fix=f"listeners: {', '.join(ports) or 'none (start Envoy first)'}")
+        return f"http://127.0.0.1:{ports[listener]}"
 
     @property
     def admin_url(self) -> str:
@@ -140,33 +149,49 @@ class Envoy(EnvoyViews, ProcessOwner):
         self._want_port, self._want_admin = port, admin_port
         self.port: int | None = None
         self.admin_port: int | None = None
-        self.config_path: Path | None = None
+        self.ports: dict[str, int] = {}     # every listener's port, by listener name
+        self.config_path: Path | None = None   # the file Envoy reads
+        self.source_path: Path | None = None   # the learner's YAML file, when given one
+        self.httpbin: Httpbin | None = None  # its own, when the config asks for "httpbin"
         self._process: ManagedProcess | None = None
 
     # --------------------------------------------------------------- ports
     def _prepare(self) -> None:
         """Fix the ports and write the config file Envoy will read."""
         if isinstance(self.config, EnvoyConfig):
-            ports = pick_ports({"listener": self._want_port, "admin": self._want_admin})
-            self.port, self.admin_port = ports["listener"], ports["admin"]
+            extra = {listener.name: None for listener in self.config.listeners}
+            ports = pick_ports({"listener": self._want_port, "admin": self._want_admin, **extra})
+            self.port, self.admin_port = ports.pop("listener"), ports.pop("admin")
+            self.ports = {"main": self.port, **ports}
             for f in self.config.reloadable_filters:
                 write_resource(self.ecds_dir, f)
+            runtime = {}
+            if self.config.needs_httpbin:
+                if self.httpbin is None or not self.httpbin.running:
+                    self.httpbin = Httpbin(f"{self.name}-httpbin").start()
+                runtime["httpbin"] = self.httpbin.url
             self.config_path = self.config.write(state_dir("envoy") / f"{self.name}.yaml",
                                                  port=self.port, admin_port=self.admin_port,
-                                                 ecds_dir=self.ecds_dir)
+                                                 ecds_dir=self.ecds_dir, ports=self.ports, **runtime)
+            self._cwd = self.config_path.parent
             return
         path = Path(self.config).resolve()
         if not path.is_file():
             raise ConfigError(f"no Envoy config at {path}", path=str(path),
                               fix="check the path; EnvoyConfig(...).write(path) writes one")
-        port, admin = _ports_in_file(path)
+        data = _load_yaml(path)
+        listeners, admin = _ports_in(data)
         if not admin:
             raise ConfigError(f"{path} has no admin address", path=str(path),
                               fix="add `admin: {address: {socket_address: {address: 127.0.0.1, "
                                   "port_value: 9901}}}`: labkit needs it to know when Envoy is ready")
-        wanted = {"listener": port, "admin": admin} if port else {"admin": admin}
-        pick_ports(wanted, instead=f"change its port_value in {path.name}")
-        self.config_path, self.port, self.admin_port = path, port, admin
+        pick_ports({**{f"listener {n}": p for n, p in listeners.items()}, "admin": admin},
+                   instead=f"change its port_value in {path.name}")
+        self.ports, self.admin_port = listeners, admin
+        self.port = next(iter(listeners.values()), None)
+        self.source_path = path
+        self.config_path = _resolved_copy(path, data, state_dir("envoy") / f"{self.name}.yaml")
+        self._cwd = path.parent  # what else the file names relatively (a log file...) stays as meant
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         envoy = find_envoy().require()
@@ -198,7 +223,7 @@ class Envoy(EnvoyViews, ProcessOwner):
             validate(self.config_path)
         command, env = self._command()
         self._process = ManagedProcess(
-            self.name, command, env=env, cwd=self.config_path.parent, timeout=self.timeout,
+            self.name, command, env=env, cwd=self._cwd, timeout=self.timeout,
             wait=HTTPWait(f"{self.admin_url}/ready", 200, "LIVE"), what="Envoy")
         try:
             self._process.start()
@@ -214,8 +239,9 @@ class Envoy(EnvoyViews, ProcessOwner):
         # fine: the address or port is the problem, so it stays a process error.
         if (re.search(r"error initializing config|error `.*` initializing config", log)
                 and "cannot bind" not in log):
-            return ConfigError(f"Envoy rejected {self.config_path}: {why.reason}",
-                               path=str(self.config_path), cause=why.relevant,
+            shown = self.source_path or self.config_path
+            return ConfigError(f"Envoy rejected {shown}: {why.reason}",
+                               path=str(shown), cause=why.relevant,
                                fix=why.fix or "correct the config at the place Envoy names")
         kind = type(error)
         extra = {"returncode": error.returncode} if isinstance(error, ProcessExited) else {}
@@ -227,6 +253,11 @@ class Envoy(EnvoyViews, ProcessOwner):
         if isinstance(self.config, EnvoyConfig):
             return [f.module_path for f in self.config.filters if not isinstance(f.module, RemoteModule)]
         return modules_in(self.config_path) if self.config_path else []
+
+    def stop(self) -> None:
+        super().stop()
+        if self.httpbin is not None:
+            self.httpbin.stop()
 
     def restart(self, config: EnvoyConfig | str | os.PathLike | None = None) -> "Envoy":
         """Stop and start again, on the same ports: to load a rebuilt module, or a new
@@ -296,13 +327,88 @@ class Envoy(EnvoyViews, ProcessOwner):
                 f"<br>config <code>{html.escape(str(self.config_path))}</code>")
 
 
-def _ports_in_file(path: Path) -> tuple[int | None, int | None]:
+def _load_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML", path=str(path), cause=str(e),
                           fix="fix the YAML at the line shown") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not an Envoy bootstrap (a YAML mapping)", path=str(path),
+                          fix="compare with examples/log-headers/envoy.yaml")
+    return data
+
+
+def _ports_in(data: dict) -> tuple[dict[str, int], int | None]:
+    """The listeners' ports by name, and the admin port, of a bootstrap."""
     admin = (data.get("admin") or {}).get("address", {}).get("socket_address", {}).get("port_value")
-    listeners = (data.get("static_resources") or {}).get("listeners") or []
-    port = listeners[0].get("address", {}).get("socket_address", {}).get("port_value") if listeners else None
-    return port, admin
+    listeners = {}
+    for n, listener in enumerate((data.get("static_resources") or {}).get("listeners") or []):
+        port = (listener.get("address") or {}).get("socket_address", {}).get("port_value")
+        if port:
+            listeners[listener.get("name") or f"listener-{n}"] = port
+    return listeners, admin
+
+
+def _resolved_copy(path: Path, data: dict, copy: Path) -> Path:
+    """A copy of ``path`` whose relative file names are absolute, resolved from the file's
+    folder (so it does not matter where Envoy runs, or func-e's run folder)."""
+    missing: list[str] = []
+    rebound: list[str] = []
+
+    def resolve(name: str, where: str) -> str:
+        if os.path.isabs(name):
+            if not Path(name).exists():
+                missing.append(f"{where}: {name}")
+            return name
+        tried = [path.parent / name, *(parent / name for parent in list(path.parents)[1:4])]
+        found = next((p for p in tried if p.exists()), None)
+        if found is None:
+            # A project copied out of its repository: `./examples/x/main.wasm`, written
+            # for the repository's root, is the main.wasm built next to the YAML (and
+            # `./examples/x/receiver/main.wasm` is receiver/main.wasm beside it).
+            parts = Path(name).parts
+            found = next((path.parent.joinpath(*parts[k:]) for k in range(1, len(parts))
+                          if path.parent.joinpath(*parts[k:]).is_file()), None)
+        if found is None:
+            missing.append(f"{where}: {name} (looked in {path.parent}"
+                           + (" and the folders above it" if len(tried) > 1 else "") + ")")
+            return name
+        if found != tried[0]:
+            print(f"labkit: {path.name} names {name}, which is not next to it; using {found.resolve()}")
+        return str(found.resolve())
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{where}.{key}" if where else key
+                if key == "filename" and isinstance(value, str) and where.endswith("local"):
+                    node[key] = resolve(value, here)
+                elif key == "address" and value in ("0.0.0.0", "::") and where.endswith("socket_address"):
+                    # The lab serves loopback only: a config written for a container
+                    # (0.0.0.0) would open its ports to the network.
+                    node[key] = "127.0.0.1"
+                    rebound.append(here)
+                elif key == "path" and isinstance(value, str) and where.endswith(
+                        ("path_config_source", "watched_directory")):
+                    node[key] = str((path.parent / value).resolve()) if not os.path.isabs(value) else value
+                else:
+                    walk(value, here)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}[{i}]")
+
+    walk(data, "")
+    if rebound:
+        print(f"labkit: {path.name} binds {len(rebound)} address{'es' if len(rebound) > 1 else ''} "
+              "to 0.0.0.0; the lab serves 127.0.0.1 only, so Envoy listens there")
+    if missing:
+        raise ConfigError(
+            f"{path.name} names {'a file' if len(missing) == 1 else 'files'} that "
+            f"{'does' if len(missing) == 1 else 'do'} not exist",
+            path=str(path), cause="\n".join(missing),
+            fix="build the module (ext.build()) or correct the path; a relative path is read "
+                f"from the config file's folder, {path.parent}")
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(dump_yaml(data))
+    return copy
